@@ -1,0 +1,3 @@
+from aster.server.main import main
+
+main()

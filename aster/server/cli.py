@@ -1,0 +1,183 @@
+"""``aster run module:app [options]``: uvicorn's flag names, parsed with argparse.
+
+A bad flag or value ends with argparse's one-line usage error (exit 2); a bad
+app reference or an address in use ends with one ``ERROR`` line (exit 1).
+Neither prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ssl
+from typing import Any
+
+from .. import __version__
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 65535: {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aster", description="The aster ASGI server.")
+    parser.add_argument("--version", action="version", version=f"aster {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser(
+        "run",
+        help="serve an ASGI app",
+        description="Serve an ASGI app, given as module:attribute.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    run.add_argument("app", help="the app to serve, as module:attribute (e.g. main:app)")
+
+    bind = run.add_argument_group("binding")
+    bind.add_argument("--host", default="127.0.0.1", help="bind to this address")
+    bind.add_argument(
+        "--port", type=_port, default=8000, help="bind to this port (0: any free port)"
+    )
+    bind.add_argument("--uds", help="bind to this unix domain socket")
+    bind.add_argument("--fd", type=int, help="serve on this already-bound socket file descriptor")
+    bind.add_argument("--backlog", type=_positive_int, default=2048, help="listen backlog")
+
+    app = run.add_argument_group("application")
+    app.add_argument(
+        "--factory", action="store_true", help="call the app as a factory taking no arguments"
+    )
+    app.add_argument("--app-dir", default=".", help="add this directory to sys.path first")
+    app.add_argument(
+        "--lifespan", choices=("auto", "on", "off"), default="auto", help="lifespan events"
+    )
+    app.add_argument("--interface", choices=("auto", "asgi3", "asgi2"), default="auto")
+    app.add_argument(
+        "--loop", choices=("auto", "uvloop", "asyncio"), default="auto", help="event loop"
+    )
+    app.add_argument(
+        "--root-path", default="", help="the ASGI root_path, when mounted below a prefix"
+    )
+
+    dev = run.add_argument_group("development")
+    dev.add_argument("--reload", action="store_true", help="restart when files change")
+    dev.add_argument("--reload-dir", dest="reload_dirs", action="append", help="directory to watch")
+    dev.add_argument(
+        "--reload-include", dest="reload_includes", action="append", help="glob to watch"
+    )
+    dev.add_argument(
+        "--reload-exclude", dest="reload_excludes", action="append", help="glob to ignore"
+    )
+    dev.add_argument("--reload-delay", type=_non_negative_float, default=0.25)
+    dev.add_argument("--workers", type=_positive_int, help="number of worker processes")
+
+    proxy = run.add_argument_group("proxies and headers")
+    proxy.add_argument(
+        "--proxy-headers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="trust X-Forwarded-*/Forwarded from --forwarded-allow-ips",
+    )
+    proxy.add_argument(
+        "--forwarded-allow-ips",
+        help="comma-separated IPs/networks to trust for proxy headers, or '*' "
+        "(default: $FORWARDED_ALLOW_IPS or 127.0.0.1)",
+    )
+    proxy.add_argument("--server-header", action=argparse.BooleanOptionalAction, default=True)
+    proxy.add_argument("--date-header", action=argparse.BooleanOptionalAction, default=True)
+    proxy.add_argument(
+        "--header", dest="headers", action="append", default=[], help="name:value to add"
+    )
+
+    limits = run.add_argument_group("timeouts and limits")
+    limits.add_argument("--timeout-keep-alive", type=_positive_float, default=5.0)
+    limits.add_argument(
+        "--timeout-request-head",
+        type=_positive_float,
+        default=20.0,
+        help="seconds to receive a request head (408 after)",
+    )
+    limits.add_argument(
+        "--timeout-request-body",
+        type=_positive_float,
+        default=60.0,
+        help="seconds between request body chunks (408 after)",
+    )
+    limits.add_argument("--timeout-graceful-shutdown", type=_non_negative_float, default=30.0)
+    limits.add_argument(
+        "--limit-concurrency", type=_positive_int, help="503 above this many requests"
+    )
+    limits.add_argument(
+        "--limit-max-requests", type=_positive_int, help="exit after this many requests"
+    )
+    limits.add_argument(
+        "--limit-request-line",
+        type=_positive_int,
+        default=8190,
+        help="longest request target, in bytes (414 above)",
+    )
+    limits.add_argument(
+        "--limit-request-fields",
+        type=_positive_int,
+        default=100,
+        help="most header fields (431 above)",
+    )
+    limits.add_argument(
+        "--limit-request-header-size",
+        type=_positive_int,
+        default=65536,
+        help="largest header block, in bytes (431 above)",
+    )
+    limits.add_argument(
+        "--h11-max-incomplete-event-size",
+        type=_positive_int,
+        help="alias of --limit-request-header-size",
+    )
+    limits.add_argument(
+        "--limit-request-body", type=_positive_int, help="largest request body (413 above)"
+    )
+
+    logs = run.add_argument_group("logging")
+    logs.add_argument(
+        "--log-level", choices=("critical", "error", "warning", "info", "debug", "trace")
+    )
+    logs.add_argument("--log-config", help="logging configuration file (.json or .ini)")
+    logs.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
+
+    tls = run.add_argument_group("TLS")
+    tls.add_argument("--ssl-keyfile")
+    tls.add_argument("--ssl-certfile")
+    tls.add_argument("--ssl-keyfile-password")
+    tls.add_argument("--ssl-ca-certs")
+    tls.add_argument("--ssl-cert-reqs", type=int, default=int(ssl.CERT_NONE))
+    tls.add_argument("--ssl-ciphers", default="TLSv1")
+    return parser
+
+
+def parse_args(argv: list[str]) -> tuple[str, dict[str, Any]]:
+    namespace = build_parser().parse_args(argv)
+    options = vars(namespace)
+    command = options.pop("command")
+    if options.get("log_config") is None:
+        options.pop("log_config", None)
+    return command, options

@@ -1,0 +1,412 @@
+"""Every option of ``aster run``, checked once, plus loading the app it names.
+
+Option names follow uvicorn's so that existing command lines and ``run()``
+calls keep working.  Validation happens here, up front, so a bad value is a
+one-line message at start-up instead of a traceback under load.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import ipaddress
+import logging
+import logging.config
+import os
+import socket
+import ssl
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+TRACE = 5
+logging.addLevelName(TRACE, "TRACE")
+LOG_LEVELS = {
+    "critical": logging.CRITICAL,
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": TRACE,
+}
+LIFESPAN_MODES = ("auto", "on", "off")
+LOOP_KINDS = ("auto", "uvloop", "asyncio")
+INTERFACES = ("auto", "asgi3", "asgi2")
+
+LOGGING_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "default": {"format": "%(levelname)-9s %(message)s"},
+        "access": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "default": {
+            "class": "logging.StreamHandler",
+            "formatter": "default",
+            "stream": "ext://sys.stderr",
+        },
+        "access": {
+            "class": "logging.StreamHandler",
+            "formatter": "access",
+            "stream": "ext://sys.stdout",
+        },
+    },
+    "loggers": {
+        "aster": {"handlers": ["default"], "level": "INFO", "propagate": False},
+        "aster.error": {"level": "INFO"},
+        "aster.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+    },
+}
+
+logger = logging.getLogger("aster.error")
+
+
+class ConfigError(Exception):
+    """A bad option or app reference.  The CLI prints the message alone and exits 1."""
+
+
+@dataclass
+class Config:
+    """Server options.  ``Config(app, **options)`` accepts exactly what ``aster run`` does."""
+
+    app: ASGIApp | Callable[..., Any] | str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    uds: str | None = None
+    fd: int | None = None
+    loop: str = "auto"
+    lifespan: str = "auto"
+    interface: str = "auto"
+    factory: bool = False
+    app_dir: str | None = "."
+    # Development.
+    reload: bool = False
+    reload_dirs: list[str] | str | None = None
+    reload_includes: list[str] | str | None = None
+    reload_excludes: list[str] | str | None = None
+    reload_delay: float = 0.25
+    workers: int | None = None
+    # Deployment behind proxies.
+    root_path: str = ""
+    proxy_headers: bool = True
+    forwarded_allow_ips: list[str] | str | None = None
+    server_header: bool = True
+    date_header: bool = True
+    headers: list[tuple[str, str]] | list[str] = field(default_factory=list)
+    # Timeouts, in seconds.
+    timeout_keep_alive: float = 5.0
+    timeout_request_head: float = 20.0
+    timeout_request_body: float = 60.0
+    timeout_graceful_shutdown: float | None = 30.0
+    # Limits.
+    limit_concurrency: int | None = None
+    limit_max_requests: int | None = None
+    backlog: int = 2048
+    limit_request_line: int = 8190
+    limit_request_fields: int = 100
+    limit_request_header_size: int = 65536
+    limit_request_body: int | None = None
+    h11_max_incomplete_event_size: int | None = None
+    # Logging.
+    log_level: str | int | None = None
+    access_log: bool = True
+    log_config: dict[str, Any] | str | None = field(default_factory=lambda: LOGGING_CONFIG)
+    # TLS.
+    ssl_keyfile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile_password: str | None = None
+    ssl_ca_certs: str | None = None
+    ssl_cert_reqs: int = int(ssl.CERT_NONE)
+    ssl_ciphers: str = "TLSv1"
+
+    # Filled in by load().
+    loaded_app: ASGIApp | None = field(default=None, init=False, repr=False)
+    ssl_context: ssl.SSLContext | None = field(default=None, init=False, repr=False)
+    trusted_proxies: TrustedProxies | None = field(default=None, init=False, repr=False)
+    default_headers: list[tuple[bytes, bytes]] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+    @classmethod
+    def option_names(cls) -> set[str]:
+        return {f.name for f in fields(cls) if f.init}
+
+    # -- validation ---------------------------------------------------------
+
+    def _validate(self) -> None:
+        def choice(name: str, allowed: tuple[str, ...]) -> None:
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(
+                    f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}; got {value!r}"
+                )
+
+        choice("loop", LOOP_KINDS)
+        choice("lifespan", LIFESPAN_MODES)
+        choice("interface", INTERFACES)
+        if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
+            raise ConfigError(f"--port must be an integer from 0 to 65535; got {self.port!r}")
+        for name in ("timeout_keep_alive", "timeout_request_head", "timeout_request_body"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be positive")
+        if self.timeout_graceful_shutdown is not None and self.timeout_graceful_shutdown < 0:
+            raise ConfigError("--timeout-graceful-shutdown must not be negative")
+        if self.h11_max_incomplete_event_size is not None:
+            self.limit_request_header_size = self.h11_max_incomplete_event_size
+        for name in ("limit_request_line", "limit_request_fields", "limit_request_header_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+        for name in ("limit_concurrency", "limit_max_requests", "limit_request_body", "workers"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+        if isinstance(self.log_level, str) and self.log_level.lower() not in LOG_LEVELS:
+            raise ConfigError(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
+        if (self.reload or (self.workers or 1) > 1) and not isinstance(self.app, str):
+            raise ConfigError(
+                "pass the application as an import string (module:attribute) "
+                "to use reload or workers"
+            )
+        if self.uds is not None and self.fd is not None:
+            raise ConfigError("--uds and --fd are mutually exclusive")
+        if bool(self.ssl_keyfile) != bool(self.ssl_certfile):
+            raise ConfigError("--ssl-keyfile and --ssl-certfile must be given together")
+        if isinstance(self.reload_dirs, str):
+            self.reload_dirs = [self.reload_dirs]
+        if isinstance(self.reload_includes, str):
+            self.reload_includes = [self.reload_includes]
+        if isinstance(self.reload_excludes, str):
+            self.reload_excludes = [self.reload_excludes]
+        self.default_headers = [_parse_header(h) for h in self.headers]
+        if self.forwarded_allow_ips is None:
+            self.forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+        self.trusted_proxies = TrustedProxies(self.forwarded_allow_ips)
+
+    # -- derived settings -----------------------------------------------------
+
+    @property
+    def is_ssl(self) -> bool:
+        return bool(self.ssl_keyfile or self.ssl_certfile)
+
+    @property
+    def use_subprocess(self) -> bool:
+        return bool(self.reload or (self.workers or 1) > 1)
+
+    @property
+    def log_level_number(self) -> int | None:
+        if self.log_level is None:
+            return None
+        if isinstance(self.log_level, int):
+            return self.log_level
+        return LOG_LEVELS[self.log_level.lower()]
+
+    def configure_logging(self) -> None:
+        if self.log_config is not None:
+            if isinstance(self.log_config, dict):
+                logging.config.dictConfig(self.log_config)
+            elif self.log_config.endswith(".json"):
+                import json
+
+                with open(self.log_config) as fh:
+                    logging.config.dictConfig(json.load(fh))
+            else:
+                logging.config.fileConfig(self.log_config, disable_existing_loggers=False)
+        level = self.log_level_number
+        if level is not None:
+            logging.getLogger("aster").setLevel(level)
+            logging.getLogger("aster.error").setLevel(level)
+            logging.getLogger("aster.access").setLevel(level)
+        if not self.access_log:
+            logging.getLogger("aster.access").handlers = []
+            logging.getLogger("aster.access").propagate = False
+
+    def load(self) -> None:
+        """Import the app and build the TLS context.  Raises ConfigError with a clean message."""
+        if self.is_ssl:
+            self.ssl_context = self._make_ssl_context()
+        app = load_app(self.app, factory=self.factory, app_dir=self.app_dir)
+        self.loaded_app = adapt_interface(app, self.interface)
+
+    def _make_ssl_context(self) -> ssl.SSLContext:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            ctx.load_cert_chain(self.ssl_certfile, self.ssl_keyfile, self.ssl_keyfile_password)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"could not load the TLS certificate or key: {exc}") from None
+        ctx.verify_mode = ssl.VerifyMode(self.ssl_cert_reqs)
+        if self.ssl_ca_certs:
+            ctx.load_verify_locations(self.ssl_ca_certs)
+        if self.ssl_ciphers:
+            ctx.set_ciphers(self.ssl_ciphers)
+        return ctx
+
+    def bind_socket(self) -> socket.socket:
+        """Bind the listening socket in this process (used by the supervisor before forking)."""
+        if self.uds:
+            return _bind_unix(self.uds, self.backlog)
+        if self.fd is not None:
+            return socket.socket(fileno=self.fd)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError as exc:
+            sock.close()
+            raise ConfigError(
+                f"could not bind on {self.host}:{self.port}: {exc.strerror.lower()}"
+            ) from None
+        sock.listen(self.backlog)
+        sock.set_inheritable(True)
+        return sock
+
+
+def _bind_unix(path: str, backlog: int) -> socket.socket:
+    if os.path.exists(path):
+        os.unlink(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"could not bind on unix socket {path}: {exc.strerror.lower()}") from None
+    os.chmod(path, 0o666)
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _parse_header(header: tuple[str, str] | str) -> tuple[bytes, bytes]:
+    if isinstance(header, str):
+        name, sep, value = header.partition(":")
+        if not sep:
+            raise ConfigError(f"--header must look like 'name:value'; got {header!r}")
+    else:
+        name, value = header
+    name, value = name.strip(), value.strip()
+    if not name or any(c in name for c in " \t\r\n:") or any(c in value for c in "\r\n\0"):
+        raise ConfigError(f"invalid --header {name!r}")
+    return name.lower().encode("latin-1"), value.encode("latin-1")
+
+
+class TrustedProxies:
+    """The addresses whose X-Forwarded-*/Forwarded headers we believe.
+
+    Accepts single IPs, CIDR networks, ``unix:`` for unix-socket peers, and ``*``.
+    """
+
+    def __init__(self, spec: list[str] | str) -> None:
+        items = spec.split(",") if isinstance(spec, str) else list(spec)
+        items = [item.strip() for item in items if item.strip()]
+        self.always = "*" in items
+        self.unix = "unix:" in items
+        self.hosts: set[str] = set()
+        self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for item in items:
+            if item in ("*", "unix:"):
+                continue
+            try:
+                if "/" in item:
+                    self.networks.append(ipaddress.ip_network(item, strict=False))
+                else:
+                    self.hosts.add(str(ipaddress.ip_address(item)))
+            except ValueError:
+                raise ConfigError(
+                    f"--forwarded-allow-ips: {item!r} is not an IP address or network"
+                ) from None
+
+    def __contains__(self, host: str | None) -> bool:
+        if self.always:
+            return True
+        if host is None:
+            return self.unix
+        if host in self.hosts:
+            return True
+        if not self.networks:
+            return False
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+
+def load_app(target: Any, *, factory: bool = False, app_dir: str | None = None) -> Any:
+    if not isinstance(target, str):
+        app = target
+    else:
+        if app_dir is not None:
+            sys.path.insert(0, os.path.abspath(app_dir))
+        module_name, sep, attr_path = target.partition(":")
+        if not sep or not module_name or not attr_path:
+            raise ConfigError(
+                f'import string "{target}" must be in the format "<module>:<attribute>"'
+            )
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not (
+                module_name == exc.name or module_name.startswith(exc.name + ".")
+            ):
+                raise
+            raise ConfigError(f'could not import module "{module_name}"') from None
+        app = module
+        try:
+            for attr in attr_path.split("."):
+                app = getattr(app, attr)
+        except AttributeError:
+            raise ConfigError(
+                f'attribute "{attr_path}" not found in module "{module_name}"'
+            ) from None
+    if factory:
+        if not callable(app):
+            raise ConfigError("--factory was given, but the app is not callable")
+        try:
+            app = app()
+        except TypeError as exc:
+            raise ConfigError(f"error calling the app factory: {exc}") from None
+    if not callable(app):
+        raise ConfigError(f"the app {target!r} is not an ASGI callable")
+    return app
+
+
+def adapt_interface(app: Any, interface: str) -> ASGIApp:
+    """Wrap ASGI2 (double-callable) apps so the rest of the server only sees ASGI3."""
+    if interface == "auto":
+        if inspect.isclass(app):
+            interface = "asgi3" if hasattr(app, "__await__") else "asgi2"
+        elif inspect.isfunction(app) or inspect.ismethod(app):
+            interface = "asgi3" if inspect.iscoroutinefunction(app) else "asgi2"
+        else:
+            call = type(app).__call__
+            interface = "asgi3" if inspect.iscoroutinefunction(call) else "asgi2"
+            if interface == "asgi2" and _takes_three_args(call):
+                interface = "asgi3"
+    if interface == "asgi2":
+        return ASGI2Adapter(app)
+    return app
+
+
+def _takes_three_args(call: Any) -> bool:
+    try:
+        return len(inspect.signature(call).parameters) == 3
+    except (TypeError, ValueError):
+        return False
+
+
+class ASGI2Adapter:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        instance = self.app(scope)
+        await instance(receive, send)

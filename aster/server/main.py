@@ -1,0 +1,284 @@
+"""The server process: start-up, the serving loop, graceful shutdown, and ``run()``.
+
+Shutdown order on SIGINT/SIGTERM:
+
+1. stop accepting new connections;
+2. tell every connection to finish what it has received and close (idle ones close now);
+3. wait for in-flight requests and app tasks, up to ``timeout_graceful_shutdown``,
+   then cancel what is left;
+4. run the lifespan shutdown.
+
+A second signal skips the waiting and the lifespan shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from typing import Any
+
+from .config import Config, ConfigError
+from .lifespan import Lifespan
+from .protocols.http1 import HTTP1Protocol
+from .state import ServerState
+
+logger = logging.getLogger("aster.error")
+
+STARTUP_FAILURE = 3
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
+    if kind in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if kind == "uvloop":
+                raise ConfigError(
+                    "--loop uvloop was asked for, but uvloop is not installed"
+                ) from None
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+class Server:
+    """One serving process.  ``Server(config).run()`` blocks until shutdown."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.should_exit = False
+        self.force_exit = False
+        self.started = False
+        self.exit_code = 0
+        self.servers: list[asyncio.base_events.Server] = []
+        self.state: ServerState | None = None
+        self.lifespan: Lifespan | None = None
+        self._exit_event: asyncio.Event | None = None
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self.bound_addresses: list[tuple[str, int]] = []
+
+    def run(self, sockets: list[socket.socket] | None = None) -> int:
+        loop = new_event_loop(self.config.loop)
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self.serve(sockets))
+        finally:
+            _cancel_leftovers(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            asyncio.set_event_loop(None)
+            loop.close()
+        return self.exit_code
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        config = self.config
+        if config.loaded_app is None:
+            config.load()
+        self._exit_event = asyncio.Event()
+        self.state = ServerState(config)
+        self.lifespan = Lifespan(config)
+        self._install_signal_handlers()
+        logger.info("Started server process [%d]", os.getpid())
+        await self.startup(sockets)
+        if not self.should_exit:
+            await self._exit_event.wait()
+        if self.started:
+            await self.shutdown()
+        logger.info("Finished server process [%d]", os.getpid())
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        assert self.lifespan is not None and self.state is not None
+        await self.lifespan.startup()
+        if self.lifespan.should_exit:
+            self.should_exit = True
+            self.exit_code = STARTUP_FAILURE
+            return
+        config = self.config
+        loop = asyncio.get_running_loop()
+        app_state = self.lifespan.state
+
+        def protocol_factory() -> HTTP1Protocol:
+            return HTTP1Protocol(config, self.state, app_state)  # type: ignore[arg-type]
+
+        ssl_context = config.ssl_context
+        try:
+            if sockets:
+                for sock in sockets:
+                    self.servers.append(
+                        await loop.create_server(
+                            protocol_factory, sock=sock, ssl=ssl_context, backlog=config.backlog
+                        )
+                    )
+            elif config.uds:
+                sock = config.bind_socket()
+                self.servers.append(
+                    await loop.create_unix_server(
+                        protocol_factory, sock=sock, ssl=ssl_context, backlog=config.backlog
+                    )
+                )
+            elif config.fd is not None:
+                sock = socket.socket(fileno=config.fd)
+                self.servers.append(
+                    await loop.create_server(
+                        protocol_factory, sock=sock, ssl=ssl_context, backlog=config.backlog
+                    )
+                )
+            else:
+                sock = config.bind_socket()
+                self.servers.append(
+                    await loop.create_server(
+                        protocol_factory, sock=sock, ssl=ssl_context, backlog=config.backlog
+                    )
+                )
+        except (OSError, ConfigError) as exc:
+            logger.error("%s", exc)
+            self.exit_code = 1
+            await self.lifespan.shutdown()
+            self.should_exit = True
+            return
+        self.started = True
+        self._log_started()
+        self._schedule_tick()
+
+    def _log_started(self) -> None:
+        scheme = "https" if self.config.is_ssl else "http"
+        for server in self.servers:
+            for sock in server.sockets:
+                address = sock.getsockname()
+                if sock.family == socket.AF_UNIX:
+                    logger.info("aster running on unix socket %s (Press CTRL+C to quit)", address)
+                    continue
+                host, port = address[0], address[1]
+                self.bound_addresses.append((host, port))
+                shown = f"[{host}]" if ":" in host else host
+                logger.info(
+                    "aster running on %s://%s:%d (Press CTRL+C to quit)", scheme, shown, port
+                )
+
+    # -- the once-a-second tick -------------------------------------------------
+
+    def _schedule_tick(self) -> None:
+        timeouts = (
+            self.config.timeout_keep_alive,
+            self.config.timeout_request_head,
+            self.config.timeout_request_body,
+        )
+        interval = min(1.0, min(timeouts) / 2)
+        loop = asyncio.get_running_loop()
+
+        def tick() -> None:
+            assert self.state is not None
+            self.state.refresh()
+            self.state.check_deadlines(loop.time())
+            limit = self.config.limit_max_requests
+            if limit is not None and self.state.total_requests >= limit and not self.should_exit:
+                logger.warning("Maximum request limit of %d exceeded. Terminating process.", limit)
+                self.request_exit()
+            self._tick_handle = loop.call_later(interval, tick)
+
+        self._tick_handle = loop.call_later(interval, tick)
+
+    # -- stopping ----------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signals can only be handled in the main thread; the caller stops us
+        loop = asyncio.get_running_loop()
+        for sig in HANDLED_SIGNALS:
+            try:
+                loop.add_signal_handler(sig, self.request_exit)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
+                signal.signal(sig, lambda *_: loop.call_soon_threadsafe(self.request_exit))
+
+    def request_exit(self) -> None:
+        """First call: graceful shutdown.  Second call: force it."""
+        if self.should_exit:
+            if not self.force_exit:
+                logger.warning("Forcing the exit.")
+            self.force_exit = True
+        self.should_exit = True
+        if self._exit_event is not None:
+            self._exit_event.set()
+
+    async def shutdown(self) -> None:
+        assert self.state is not None and self.lifespan is not None
+        logger.info("Shutting down")
+        for server in self.servers:
+            server.close()
+        for connection in list(self.state.connections):
+            connection.shutdown()
+        timeout = self.config.timeout_graceful_shutdown
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        if self.state.connections or self.state.tasks:
+            logger.info(
+                "Waiting for %d connection(s) and %d task(s) to finish.",
+                len(self.state.connections),
+                len(self.state.tasks),
+            )
+        while (self.state.connections or self.state.tasks) and not self.force_exit:
+            if deadline is not None and loop.time() >= deadline:
+                logger.error(
+                    "Cancelling %d task(s): the graceful shutdown timeout was exceeded.",
+                    len(self.state.tasks),
+                )
+                break
+            await asyncio.sleep(0.05)
+        for task in list(self.state.tasks):
+            task.cancel()
+        for connection in list(self.state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+        if self.state.tasks:
+            await asyncio.wait(list(self.state.tasks), timeout=1.0)
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+        if self.config.uds and os.path.exists(self.config.uds):
+            os.unlink(self.config.uds)
+
+
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+
+def run(app: Any, **options: Any) -> None:
+    """Serve ``app`` (an ASGI app or a "module:attribute" string) with ``aster run``'s options."""
+    unknown = set(options) - Config.option_names()
+    if unknown:
+        raise TypeError(f"run() got unexpected option(s): {', '.join(sorted(unknown))}")
+    try:
+        config = Config(app, **options)
+        config.configure_logging()
+        if config.use_subprocess:
+            from .supervisor import Supervisor
+
+            code = Supervisor(config, [config.bind_socket()]).run()
+        else:
+            code = Server(config).run()
+    except ConfigError as exc:
+        logging.getLogger("aster.error").error("%s", exc)
+        sys.exit(1)
+    if code:
+        sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``aster`` command."""
+    from .cli import parse_args
+
+    command, options = parse_args(sys.argv[1:] if argv is None else argv)
+    if command == "run":
+        app = options.pop("app")
+        run(app, **options)

@@ -1,0 +1,1 @@
+"""Wire protocols.  Each drives :class:`~aster.server.protocols.cycle.HTTPCycle`."""

@@ -1,0 +1,266 @@
+"""One ASGI HTTP request/response exchange, independent of the wire protocol.
+
+A connection (HTTP/1.1 today, HTTP/2 later) turns bytes into a scope and body
+chunks and hands them to an :class:`HTTPCycle`.  The cycle owns everything the
+ASGI spec says about the exchange:
+
+* ``receive()``: body chunks with ``more_body``, ``100 Continue`` on the first
+  read, then ``http.disconnect`` once the client is gone or the response done;
+* ``send()``: the start → body* state machine, pathsend, and the errors an app
+  gets for sending out of order;
+* ``run()``: the 500 fallback when the app fails before responding, and a hard
+  close when it fails half-way.
+
+What the cycle needs from the wire side is the small :class:`Wire` interface.
+Each method is called at most once per ASGI message, so the hot path costs one
+Python call per ``send``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ..config import ASGIApp, Message
+
+logger = logging.getLogger("aster.error")
+
+#: Above this many buffered request-body bytes the wire stops reading the socket.
+BODY_HIGH_WATER = 65536
+PATHSEND_CHUNK = 262144
+
+_ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
+
+
+class ClientDisconnected(OSError):
+    """Raised by ``send`` once the client has gone (ASGI: a server-specific OSError)."""
+
+
+class Wire(Protocol):
+    """What a connection offers the cycles it runs."""
+
+    def start_response(
+        self, cycle: HTTPCycle, status: int, headers: Any, body: bytes, more_body: bool
+    ) -> asyncio.Future[None] | None:
+        """Emit the response head with the first body chunk; return a future if writes must wait."""
+
+    def send_body(
+        self, cycle: HTTPCycle, body: bytes, more_body: bool
+    ) -> asyncio.Future[None] | None:
+        """Emit a later body chunk; return a future if writes must wait."""
+
+    def send_continue(self, cycle: HTTPCycle) -> None:
+        """Tell the client to go ahead with its body (Expect: 100-continue)."""
+
+    def body_consumed(self, cycle: HTTPCycle) -> None:
+        """The app drained the body buffer; reading may resume."""
+
+    def abort(self, cycle: HTTPCycle) -> None:
+        """The response cannot be completed; drop the connection (HTTP/1) or stream (HTTP/2)."""
+
+
+class HTTPCycle:
+    """The state of one request: what has been received, and what has been sent."""
+
+    __slots__ = (
+        "scope",
+        "wire",
+        "body",
+        "body_size",
+        "body_complete",
+        "body_delivered",
+        "disconnected",
+        "expect_continue",
+        "keep_alive",
+        "response_started",
+        "response_complete",
+        "head_sent",
+        "status",
+        "response_headers",
+        "waiter",
+        "read_paused",
+        "bytes_sent",
+        "start_time",
+    )
+
+    def __init__(self, scope: dict[str, Any], wire: Wire, keep_alive: bool) -> None:
+        self.scope = scope
+        self.wire = wire
+        self.body: list[bytes] = []
+        self.body_size = 0
+        self.body_complete = False
+        self.body_delivered = False
+        self.disconnected = False
+        self.expect_continue = False
+        self.keep_alive = keep_alive
+        self.response_started = False
+        self.response_complete = False
+        self.head_sent = False
+        self.status = 0
+        self.response_headers: Any = ()
+        self.waiter: asyncio.Future[None] | None = None
+        #: Set by the wire when it paused reading because this body buffer is full.
+        self.read_paused = False
+        self.bytes_sent = 0
+        self.start_time = 0.0
+
+    # -- events from the wire -------------------------------------------------
+
+    def feed_body(self, chunk: bytes) -> None:
+        self.body.append(chunk)
+        self.body_size += len(chunk)
+        if self.waiter is not None:
+            self._wake()
+
+    def end_body(self) -> None:
+        self.body_complete = True
+        if self.waiter is not None:
+            self._wake()
+
+    def lose_connection(self) -> None:
+        self.disconnected = True
+        if self.waiter is not None:
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        self.waiter = None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- the ASGI receive callable ----------------------------------------------
+
+    async def receive(self) -> Message:
+        while True:
+            if self.disconnected or self.response_complete:
+                return {"type": "http.disconnect"}
+            if self.body or (self.body_complete and not self.body_delivered):
+                return self._take_body()
+            if self.expect_continue:
+                self.expect_continue = False
+                if not self.response_started:
+                    self.wire.send_continue(self)
+            # Either more body is on its way, or it has all been delivered and
+            # the next event is the disconnect (or the end of our response).
+            self.waiter = asyncio.get_running_loop().create_future()
+            await self.waiter
+
+    def _take_body(self) -> Message:
+        chunks = self.body
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self.body = []
+        self.body_size = 0
+        more_body = not self.body_complete
+        self.body_delivered = not more_body
+        if self.read_paused:
+            self.read_paused = False
+            self.wire.body_consumed(self)
+        return {"type": "http.request", "body": body, "more_body": more_body}
+
+    # -- the ASGI send callable ---------------------------------------------------
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.body":
+            if not self.response_started:
+                raise RuntimeError("ASGI: 'http.response.body' sent before 'http.response.start'")
+            if self.response_complete:
+                raise RuntimeError("ASGI: 'http.response.body' sent after the response completed")
+            if self.disconnected:
+                raise ClientDisconnected("the client disconnected")
+            body = message.get("body", b"")
+            more_body = message.get("more_body", False)
+            if not more_body:
+                self.response_complete = True
+            self.bytes_sent += len(body)
+            if self.head_sent:
+                waiter = self.wire.send_body(self, body, more_body)
+            else:
+                self.head_sent = True
+                waiter = self.wire.start_response(
+                    self, self.status, self.response_headers, body, more_body
+                )
+            if waiter is not None:
+                await waiter
+            if not more_body and self.waiter is not None:
+                self._wake()
+        elif kind == "http.response.start":
+            if self.response_started:
+                raise RuntimeError("ASGI: 'http.response.start' sent twice")
+            if self.disconnected:
+                raise ClientDisconnected("the client disconnected")
+            status = message["status"]
+            if type(status) is not int or not 100 <= status <= 999:
+                raise RuntimeError(f"ASGI: invalid response status {status!r}")
+            self.status = status
+            self.response_headers = message.get("headers", ())
+            self.response_started = True
+        elif kind == "http.response.pathsend":
+            await self._send_path(message["path"])
+        else:
+            raise RuntimeError(f"ASGI: unexpected message type {kind!r} for an HTTP connection")
+
+    async def _send_path(self, path: str) -> None:
+        """The ``http.response.pathsend`` extension: stream a file the app named."""
+        if not self.response_started or self.head_sent:
+            raise RuntimeError(
+                "ASGI: 'http.response.pathsend' must directly follow the start message"
+            )
+        if not os.path.isabs(path):
+            raise RuntimeError("ASGI: 'http.response.pathsend' needs an absolute path")
+        with open(path, "rb") as fh:
+            chunk = fh.read(PATHSEND_CHUNK)
+            while True:
+                following = fh.read(PATHSEND_CHUNK) if chunk else b""
+                await self.send(
+                    {"type": "http.response.body", "body": chunk, "more_body": bool(following)}
+                )
+                if not following:
+                    return
+                chunk = following
+
+    # -- running the app ------------------------------------------------------------
+
+    async def run(self, app: ASGIApp) -> None:
+        try:
+            await app(self.scope, self.receive, self.send)
+        except BaseException as exc:
+            self._app_failed(exc)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+        else:
+            if not self.response_started:
+                if not self.disconnected:
+                    logger.error("ASGI callable returned without starting a response.")
+                    self._send_500()
+            elif not self.response_complete and not self.disconnected:
+                logger.error("ASGI callable returned without completing the response.")
+                self.wire.abort(self)
+
+    def _app_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, asyncio.CancelledError):
+            # Cancelled by a forced shutdown: nothing useful can be sent any more.
+            if not self.response_complete:
+                self.wire.abort(self)
+            return
+        if self.disconnected and isinstance(exc, OSError):
+            logger.debug("Client went away during the response: %r", exc)
+            return
+        logger.error("Exception in ASGI application", exc_info=exc)
+        if not self.response_started:
+            self._send_500()
+        elif not self.response_complete:
+            self.wire.abort(self)
+
+    def _send_500(self) -> None:
+        if self.disconnected:
+            return
+        self.response_started = self.head_sent = self.response_complete = True
+        self.keep_alive = False
+        self.status = 500
+        body = b"Internal Server Error"
+        self.bytes_sent = len(body)
+        self.wire.start_response(self, 500, _ERROR_HEADERS, body, False)

@@ -1,0 +1,226 @@
+"""Real servers and real clients for the tests.
+
+``serve()`` starts ``python -m aster run`` in a subprocess on an ephemeral
+loopback port and yields a :class:`Running` handle with the port and the
+server's log lines.  ``RawConnection`` speaks HTTP/1.1 over a plain socket so
+tests can send and check exact bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+_RUNNING = re.compile(r"running on (https?)://(\[[^\]]+\]|[^:]+):(\d+)")
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[str]
+    scheme: str = "http"
+    host: str = "127.0.0.1"
+    port: int = 0
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for_log(self, pattern: str, timeout: float = 10.0) -> str:
+        """Wait until a log line matches ``pattern`` (a regex); return that line."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if regex.search(line):
+                    return line
+            time.sleep(0.02)
+        raise AssertionError(f"no log line matched {pattern!r}; log was:\n{self.log()}")
+
+    def signal(self, sig: int = signal.SIGTERM) -> None:
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float = 15.0) -> int:
+        return self.process.wait(timeout)
+
+
+def _pump(stream, lines: list[str]) -> None:  # type: ignore[no-untyped-def]
+    for line in stream:
+        lines.append(line.rstrip("\n"))
+
+
+@contextlib.contextmanager
+def serve(
+    app: str,
+    *args: str,
+    cwd: str | Path | None = None,
+    env: dict[str, str] | None = None,
+    wait: bool = True,
+    startup_timeout: float = 15.0,
+) -> Iterator[Running]:
+    """Run ``aster run <app> --port 0 <args>``; stop it with SIGTERM afterwards."""
+    command = [sys.executable, "-m", "aster", "run", app, *args]
+    if not any(a in args for a in ("--port", "--uds", "--fd")):
+        command += ["--port", "0"]
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
+    process = subprocess.Popen(
+        command,
+        cwd=str(cwd or ROOT),
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    running = Running(process)
+    threading.Thread(target=_pump, args=(process.stdout, running.lines), daemon=True).start()
+    try:
+        if wait:
+            deadline = time.monotonic() + startup_timeout
+            while True:
+                match = next((m for m in map(_RUNNING.search, list(running.lines)) if m), None)
+                if match:
+                    running.scheme, running.host, running.port = (
+                        match.group(1),
+                        match.group(2).strip("[]"),
+                        int(match.group(3)),
+                    )
+                    break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"server did not start:\n{running.log()}")
+                time.sleep(0.02)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+
+
+@dataclass
+class Response:
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    raw_head: bytes
+
+    def header(self, name: str) -> str | None:
+        values = [v for k, v in self.headers if k.lower() == name.lower()]
+        return values[0] if values else None
+
+    def header_names(self) -> list[str]:
+        return [k.lower() for k, _ in self.headers]
+
+
+class RawConnection:
+    """A blocking HTTP/1.1 client over a socket, for byte-exact tests."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buffer = b""
+
+    def __enter__(self) -> RawConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _fill(self) -> bool:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            return False
+        self.buffer += chunk
+        return True
+
+    def read_until(self, marker: bytes) -> bytes:
+        while marker not in self.buffer:
+            if not self._fill():
+                raise ConnectionError(f"closed before {marker!r}; got {self.buffer!r}")
+        head, _, self.buffer = self.buffer.partition(marker)
+        return head + marker
+
+    def read_exact(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            if not self._fill():
+                raise ConnectionError(f"closed after {len(self.buffer)} of {size} bytes")
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def read_to_close(self) -> bytes:
+        while self._fill():
+            pass
+        data, self.buffer = self.buffer, b""
+        return data
+
+    def read_response(self, method: str = "GET") -> Response:
+        """Read one response, framed by Content-Length, chunked encoding, or close."""
+        head = self.read_until(b"\r\n\r\n")
+        lines = head[:-4].decode("latin-1").split("\r\n")
+        _, status, *reason = lines[0].split(" ", 2)
+        headers = [tuple(part.strip() for part in line.split(":", 1)) for line in lines[1:]]
+        response = Response(int(status), reason[0] if reason else "", headers, b"", head)  # type: ignore[arg-type]
+        code = response.status
+        if method == "HEAD" or code in (204, 304) or 100 <= code < 200:
+            return response
+        length = response.header("content-length")
+        if (response.header("transfer-encoding") or "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int(self.read_until(b"\r\n")[:-2].split(b";")[0], 16)
+                if size == 0:
+                    self.read_until(b"\r\n")
+                    break
+                body += self.read_exact(size)
+                assert self.read_exact(2) == b"\r\n"
+            response.body = body
+        elif length is not None:
+            response.body = self.read_exact(int(length))
+        else:
+            response.body = self.read_to_close()
+        return response
+
+    def is_closed(self, timeout: float = 2.0) -> bool:
+        """True if the server closed the connection (EOF or reset) within ``timeout``."""
+        if self.buffer:
+            return False
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(1)
+        except TimeoutError:
+            return False
+        except ConnectionError:
+            return True
+        if data:
+            self.buffer += data
+            return False
+        return True
+
+
+def request(port: int, data: bytes, method: str = "GET") -> Response:
+    with RawConnection(port) as conn:
+        conn.send(data)
+        return conn.read_response(method)
