@@ -14,31 +14,47 @@ from typing import Any
 from .. import __version__
 
 
+def _number(text: str, kind: type[int] | type[float]) -> Any:
+    """Convert, with argparse's message style: ``argument --port: not an integer: 'abc'``."""
+    try:
+        return kind(text)
+    except ValueError:
+        noun = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"not {noun}: {text!r}") from None
+
+
 def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text}")
+    value = _number(text, float)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
     return value
 
 
 def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
+    value = _number(text, float)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
     return value
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _number(text, int)
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
     return value
 
 
 def _port(text: str) -> int:
-    value = int(text)
+    value = _number(text, int)
     if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 65535: {text}")
+        raise argparse.ArgumentTypeError(f"must be from 0 to 65535: {text!r}")
+    return value
+
+
+def _fd(text: str) -> int:
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
     return value
 
 
@@ -53,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     run.add_argument("app", help="the app to serve, as module:attribute (e.g. main:app)")
+    run.set_defaults(subparser=run)  # so stray flags are reported with this command's usage
 
     bind = run.add_argument_group("binding")
     bind.add_argument("--host", default="127.0.0.1", help="bind to this address")
@@ -60,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=_port, default=8000, help="bind to this port (0: any free port)"
     )
     bind.add_argument("--uds", help="bind to this unix domain socket")
-    bind.add_argument("--fd", type=int, help="serve on this already-bound socket file descriptor")
+    bind.add_argument("--fd", type=_fd, help="serve on this already-bound socket file descriptor")
     bind.add_argument("--backlog", type=_positive_int, default=2048, help="listen backlog")
 
     app = run.add_argument_group("application")
@@ -169,14 +186,17 @@ def build_parser() -> argparse.ArgumentParser:
     tls.add_argument("--ssl-certfile")
     tls.add_argument("--ssl-keyfile-password")
     tls.add_argument("--ssl-ca-certs")
-    tls.add_argument("--ssl-cert-reqs", type=int, default=int(ssl.CERT_NONE))
+    tls.add_argument("--ssl-cert-reqs", type=int, choices=(0, 1, 2), default=int(ssl.CERT_NONE))
     tls.add_argument("--ssl-ciphers", default="TLSv1")
     return parser
 
 
 def parse_args(argv: list[str]) -> tuple[str, dict[str, Any]]:
-    namespace = build_parser().parse_args(argv)
+    namespace, extra = build_parser().parse_known_args(argv)
     options = vars(namespace)
+    subparser = options.pop("subparser")
+    if extra:
+        subparser.error(f"unrecognized arguments: {' '.join(extra)}")
     command = options.pop("command")
     if options.get("log_config") is None:
         options.pop("log_config", None)

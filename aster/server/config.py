@@ -10,11 +10,13 @@ from __future__ import annotations
 import importlib
 import inspect
 import ipaddress
+import json
 import logging
 import logging.config
 import os
 import socket
 import ssl
+import stat
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field, fields
@@ -186,6 +188,10 @@ class Config:
             self.reload_includes = [self.reload_includes]
         if isinstance(self.reload_excludes, str):
             self.reload_excludes = [self.reload_excludes]
+        if self.reload:
+            for directory in self.reload_dirs or []:
+                if not os.path.isdir(directory):
+                    raise ConfigError(f"--reload-dir {directory!r} is not a directory")
         self.default_headers = [_parse_header(h) for h in self.headers]
         if self.forwarded_allow_ips is None:
             self.forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
@@ -210,16 +216,20 @@ class Config:
         return LOG_LEVELS[self.log_level.lower()]
 
     def configure_logging(self) -> None:
+        """Apply ``log_config`` (a dictConfig dict, or a .json/.ini file), then the level flags."""
         if self.log_config is not None:
-            if isinstance(self.log_config, dict):
-                logging.config.dictConfig(self.log_config)
-            elif self.log_config.endswith(".json"):
-                import json
-
-                with open(self.log_config) as fh:
-                    logging.config.dictConfig(json.load(fh))
-            else:
-                logging.config.fileConfig(self.log_config, disable_existing_loggers=False)
+            try:
+                if isinstance(self.log_config, dict):
+                    logging.config.dictConfig(self.log_config)
+                elif self.log_config.endswith(".json"):
+                    with open(self.log_config) as fh:
+                        logging.config.dictConfig(json.load(fh))
+                else:
+                    logging.config.fileConfig(self.log_config, disable_existing_loggers=False)
+            except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+                raise ConfigError(
+                    f"could not apply --log-config {self.log_config}: {exc}"
+                ) from None
         level = self.log_level_number
         if level is not None:
             logging.getLogger("aster").setLevel(level)
@@ -237,16 +247,20 @@ class Config:
         self.loaded_app = adapt_interface(app, self.interface)
 
     def _make_ssl_context(self) -> ssl.SSLContext:
+        """The server TLS context; any unreadable file or bad setting is one ConfigError."""
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        step = "the TLS certificate or key"
         try:
             ctx.load_cert_chain(self.ssl_certfile, self.ssl_keyfile, self.ssl_keyfile_password)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"could not load the TLS certificate or key: {exc}") from None
-        ctx.verify_mode = ssl.VerifyMode(self.ssl_cert_reqs)
-        if self.ssl_ca_certs:
-            ctx.load_verify_locations(self.ssl_ca_certs)
-        if self.ssl_ciphers:
-            ctx.set_ciphers(self.ssl_ciphers)
+            ctx.verify_mode = ssl.VerifyMode(self.ssl_cert_reqs)
+            if self.ssl_ca_certs:
+                step = f"the CA certificates {self.ssl_ca_certs}"
+                ctx.load_verify_locations(self.ssl_ca_certs)
+            if self.ssl_ciphers:
+                step = f"the ciphers {self.ssl_ciphers!r}"
+                ctx.set_ciphers(self.ssl_ciphers)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise ConfigError(f"could not load {step}: {exc}") from None
         return ctx
 
     def bind_socket(self) -> socket.socket:
@@ -254,7 +268,14 @@ class Config:
         if self.uds:
             return _bind_unix(self.uds, self.backlog)
         if self.fd is not None:
-            return socket.socket(fileno=self.fd)
+            try:
+                sock = socket.socket(fileno=self.fd)
+            except OSError as exc:
+                raise ConfigError(
+                    f"could not use file descriptor {self.fd}: {_reason(exc)}"
+                ) from None
+            sock.set_inheritable(True)
+            return sock
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -263,22 +284,31 @@ class Config:
         except OSError as exc:
             sock.close()
             raise ConfigError(
-                f"could not bind on {self.host}:{self.port}: {exc.strerror.lower()}"
+                f"could not bind on {self.host}:{self.port}: {_reason(exc)}"
             ) from None
         sock.listen(self.backlog)
         sock.set_inheritable(True)
         return sock
 
 
+def _reason(exc: OSError) -> str:
+    """``[Errno 98] Address already in use`` -> ``address already in use``."""
+    return (exc.strerror or str(exc)).lower()
+
+
 def _bind_unix(path: str, backlog: int) -> socket.socket:
-    if os.path.exists(path):
-        os.unlink(path)
+    """Bind a unix socket, replacing a stale socket file but never any other kind of file."""
+    try:
+        if stat.S_ISSOCK(os.stat(path).st_mode):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(path)
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"could not bind on unix socket {path}: {exc.strerror.lower()}") from None
+        raise ConfigError(f"could not bind on unix socket {path}: {_reason(exc)}") from None
     os.chmod(path, 0o666)
     sock.listen(backlog)
     sock.set_inheritable(True)
@@ -318,25 +348,31 @@ class TrustedProxies:
                 if "/" in item:
                     self.networks.append(ipaddress.ip_network(item, strict=False))
                 else:
-                    self.hosts.add(str(ipaddress.ip_address(item)))
+                    address = ipaddress.ip_address(item)
+                    self.hosts.add(str(getattr(address, "ipv4_mapped", None) or address))
             except ValueError:
                 raise ConfigError(
                     f"--forwarded-allow-ips: {item!r} is not an IP address or network"
                 ) from None
 
     def __contains__(self, host: str | None) -> bool:
+        """Is this peer trusted?  ``None`` is a unix-socket peer (it has no address)."""
         if self.always:
             return True
         if host is None:
             return self.unix
         if host in self.hosts:
             return True
-        if not self.networks:
-            return False
         try:
             address = ipaddress.ip_address(host)
         except ValueError:
             return False
+        # Compare canonical forms: "::FFFF:10.0.0.1" is 10.0.0.1 on a dual-stack socket.
+        mapped = getattr(address, "ipv4_mapped", None)
+        if mapped is not None:
+            address = mapped
+        if str(address) in self.hosts:
+            return True
         return any(address in network for network in self.networks)
 
 
@@ -375,35 +411,51 @@ def load_app(target: Any, *, factory: bool = False, app_dir: str | None = None) 
         except TypeError as exc:
             raise ConfigError(f"error calling the app factory: {exc}") from None
     if not callable(app):
-        raise ConfigError(f"the app {target!r} is not an ASGI callable")
+        shown = target if isinstance(target, str) else type(target).__name__
+        raise ConfigError(f'the app "{shown}" is not callable (got {type(app).__name__})')
     return app
 
 
 def adapt_interface(app: Any, interface: str) -> ASGIApp:
     """Wrap ASGI2 (double-callable) apps so the rest of the server only sees ASGI3."""
     if interface == "auto":
-        if inspect.isclass(app):
-            interface = "asgi3" if hasattr(app, "__await__") else "asgi2"
-        elif inspect.isfunction(app) or inspect.ismethod(app):
-            interface = "asgi3" if inspect.iscoroutinefunction(app) else "asgi2"
-        else:
-            call = type(app).__call__
-            interface = "asgi3" if inspect.iscoroutinefunction(call) else "asgi2"
-            if interface == "asgi2" and _takes_three_args(call):
-                interface = "asgi3"
+        interface = "asgi3" if _looks_like_asgi3(app) else "asgi2"
     if interface == "asgi2":
         return ASGI2Adapter(app)
     return app
 
 
-def _takes_three_args(call: Any) -> bool:
+def _looks_like_asgi3(app: Any) -> bool:
+    """ASGI3 is ``app(scope, receive, send)``; ASGI2 is ``app(scope)(receive, send)``.
+
+    A coroutine function is ASGI3.  Otherwise the call signature decides, so a
+    plain function or ``__call__`` that returns a coroutine (a decorator's
+    wrapper, say) is not mistaken for ASGI2 just because it is not ``async def``.
+    """
+    if inspect.isclass(app):
+        return hasattr(app, "__await__")
+    call = app if inspect.isroutine(app) else type(app).__call__
+    if inspect.iscoroutinefunction(call):
+        return True
     try:
-        return len(inspect.signature(call).parameters) == 3
+        parameters = inspect.signature(app).parameters.values()  # bound: no ``self``
     except (TypeError, ValueError):
-        return False
+        return True  # unknown: assume the current interface
+    positional = 0
+    for parameter in parameters:
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            return True
+        if parameter.kind in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            positional += 1
+    return positional >= 3
 
 
 class ASGI2Adapter:
+    """Presents an ASGI2 app as ASGI3: ``app(scope)`` makes the instance that is awaited."""
+
     def __init__(self, app: Any) -> None:
         self.app = app
 

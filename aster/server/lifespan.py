@@ -29,6 +29,7 @@ class Lifespan:
         self.should_exit = False
         self.unsupported = config.lifespan == "off"
         self.error_message: str | None = None
+        self.cancelled = False
         self._received_startup = False
         self._task: asyncio.Task[None] | None = None
 
@@ -46,7 +47,7 @@ class Lifespan:
             logger.info("Application startup complete.")
 
     async def shutdown(self) -> None:
-        if self.unsupported or self.error_message:
+        if self.unsupported or self.error_message or self.cancelled:
             return
         logger.info("Waiting for application shutdown.")
         await self.queue.put({"type": "lifespan.shutdown"})
@@ -57,6 +58,16 @@ class Lifespan:
         else:
             logger.info("Application shutdown complete.")
 
+    async def cancel(self) -> None:
+        """Stop the app's lifespan task where it is (a startup interrupted, or a forced exit)."""
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task])
+        self.cancelled = True
+        self.startup_done.set()
+        self.shutdown_done.set()
+
     async def _main(self) -> None:
         scope = {
             "type": "lifespan",
@@ -65,6 +76,10 @@ class Lifespan:
         }
         try:
             await self.config.loaded_app(scope, self.receive, self.send)  # type: ignore[misc]
+        except asyncio.CancelledError:
+            # Cancelled by the server (a signal during startup, or a forced exit):
+            # that is not the app's failure, so there is nothing to report.
+            self.cancelled = True
         except BaseException as exc:
             self.error_message = str(exc) or type(exc).__name__
             if self.startup_failed or self.shutdown_failed:

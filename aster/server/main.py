@@ -8,24 +8,27 @@ Shutdown order on SIGINT/SIGTERM:
    then cancel what is left;
 4. run the lifespan shutdown.
 
-A second signal skips the waiting and the lifespan shutdown.
+A second signal skips the waiting and the lifespan shutdown.  A signal while
+the app's lifespan startup is still running cancels the startup and exits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import logging.config
 import os
 import signal
 import socket
 import sys
 import threading
+from collections.abc import Coroutine
 from typing import Any
 
-from .config import Config, ConfigError
+from .config import LOGGING_CONFIG, Config, ConfigError
 from .lifespan import Lifespan
 from .protocols.http1 import HTTP1Protocol
-from .state import ServerState
+from .state import RequestLimitedState, ServerState
 
 logger = logging.getLogger("aster.error")
 
@@ -50,9 +53,13 @@ def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
 class Server:
     """One serving process.  ``Server(config).run()`` blocks until shutdown."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(
+        self, config: Config, *, signals: tuple[signal.Signals, ...] = HANDLED_SIGNALS
+    ) -> None:
         self.config = config
-        self.should_exit = False
+        self.signals = signals
+        self._should_exit = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.force_exit = False
         self.started = False
         self.exit_code = 0
@@ -60,8 +67,22 @@ class Server:
         self.state: ServerState | None = None
         self.lifespan: Lifespan | None = None
         self._exit_event: asyncio.Event | None = None
+        self._force_event: asyncio.Event | None = None
         self._tick_handle: asyncio.TimerHandle | None = None
+        self._owns_uds = False
         self.bound_addresses: list[tuple[str, int]] = []
+
+    @property
+    def should_exit(self) -> bool:
+        return self._should_exit
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        """Setting it from any thread starts a graceful shutdown, as in uvicorn."""
+        self._should_exit = value
+        loop, event = self._loop, self._exit_event
+        if value and loop is not None and event is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(event.set)
 
     def run(self, sockets: list[socket.socket] | None = None) -> int:
         loop = new_event_loop(self.config.loop)
@@ -80,7 +101,14 @@ class Server:
         if config.loaded_app is None:
             config.load()
         self._exit_event = asyncio.Event()
-        self.state = ServerState(config)
+        self._force_event = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        if self.should_exit:  # asked to stop before the loop existed
+            self._exit_event.set()
+        if config.limit_max_requests is not None:
+            self.state = RequestLimitedState(config, self._request_limit_reached)
+        else:
+            self.state = ServerState(config)
         self.lifespan = Lifespan(config)
         self._install_signal_handlers()
         logger.info("Started server process [%d]", os.getpid())
@@ -92,58 +120,80 @@ class Server:
         logger.info("Finished server process [%d]", os.getpid())
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Claim the address, run the lifespan startup, then start accepting.
+
+        The address is bound before the app's startup runs, so a port in use
+        fails fast and without the app's start-up side effects; connections
+        made meanwhile wait in the backlog.
+        """
         assert self.lifespan is not None and self.state is not None
-        await self.lifespan.startup()
+        config = self.config
+        if sockets is None:
+            try:
+                sockets = [config.bind_socket()]
+            except ConfigError as exc:
+                logger.error("%s", exc)
+                self.exit_code = 1
+                self.should_exit = True
+                return
+            # A supervisor's children share its socket; only the binder removes the file.
+            self._owns_uds = bool(config.uds)
+        if not await self._until_signal(self.lifespan.startup(), forced_only=False):
+            logger.warning("Application startup interrupted by a signal.")
+            await self.lifespan.cancel()
+            self._release(sockets)
+            self.should_exit = True
+            return
         if self.lifespan.should_exit:
+            self._release(sockets)
             self.should_exit = True
             self.exit_code = STARTUP_FAILURE
             return
-        config = self.config
         loop = asyncio.get_running_loop()
         app_state = self.lifespan.state
 
         def protocol_factory() -> HTTP1Protocol:
             return HTTP1Protocol(config, self.state, app_state)  # type: ignore[arg-type]
 
-        ssl_context = config.ssl_context
         try:
-            if sockets:
-                for sock in sockets:
-                    self.servers.append(
-                        await loop.create_server(
-                            protocol_factory, sock=sock, ssl=ssl_context, backlog=config.backlog
-                        )
+            for sock in sockets:
+                if sock.family == socket.AF_UNIX:
+                    server = await loop.create_unix_server(
+                        protocol_factory, sock=sock, ssl=config.ssl_context, backlog=config.backlog
                     )
-            elif config.uds:
-                sock = config.bind_socket()
-                self.servers.append(
-                    await loop.create_unix_server(
-                        protocol_factory, sock=sock, ssl=ssl_context, backlog=config.backlog
+                else:
+                    server = await loop.create_server(
+                        protocol_factory, sock=sock, ssl=config.ssl_context, backlog=config.backlog
                     )
-                )
-            elif config.fd is not None:
-                sock = socket.socket(fileno=config.fd)
-                self.servers.append(
-                    await loop.create_server(
-                        protocol_factory, sock=sock, ssl=ssl_context, backlog=config.backlog
-                    )
-                )
-            else:
-                sock = config.bind_socket()
-                self.servers.append(
-                    await loop.create_server(
-                        protocol_factory, sock=sock, ssl=ssl_context, backlog=config.backlog
-                    )
-                )
-        except (OSError, ConfigError) as exc:
-            logger.error("%s", exc)
+                self.servers.append(server)
+        except OSError as exc:
+            logger.error("could not serve on %s: %s", sock.getsockname(), exc)
             self.exit_code = 1
-            await self.lifespan.shutdown()
             self.should_exit = True
+            self.started = True  # shut down what did start, and the lifespan
             return
         self.started = True
         self._log_started()
         self._schedule_tick()
+
+    async def _until_signal(self, step: Coroutine[Any, Any, None], *, forced_only: bool) -> bool:
+        """Run a lifespan step unless a signal (or, with ``forced_only``, a second one) comes first.
+
+        The app's startup or shutdown may hang; the user's signal must still end
+        the process.  Returns False if the step was abandoned.
+        """
+        event = self._force_event if forced_only else self._exit_event
+        assert event is not None
+        task = asyncio.ensure_future(step)
+        waiter = asyncio.ensure_future(event.wait())
+        await asyncio.wait((task, waiter), return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if task.done():
+            task.result()
+            return True
+        task.cancel()
+        await asyncio.wait([task])
+        return False
 
     def _log_started(self) -> None:
         scheme = "https" if self.config.is_ssl else "http"
@@ -175,10 +225,6 @@ class Server:
             assert self.state is not None
             self.state.refresh()
             self.state.check_deadlines(loop.time())
-            limit = self.config.limit_max_requests
-            if limit is not None and self.state.total_requests >= limit and not self.should_exit:
-                logger.warning("Maximum request limit of %d exceeded. Terminating process.", limit)
-                self.request_exit()
             self._tick_handle = loop.call_later(interval, tick)
 
         self._tick_handle = loop.call_later(interval, tick)
@@ -189,11 +235,19 @@ class Server:
         if threading.current_thread() is not threading.main_thread():
             return  # signals can only be handled in the main thread; the caller stops us
         loop = asyncio.get_running_loop()
-        for sig in HANDLED_SIGNALS:
+        for sig in self.signals:
             try:
                 loop.add_signal_handler(sig, self.request_exit)
             except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
                 signal.signal(sig, lambda *_: loop.call_soon_threadsafe(self.request_exit))
+
+    def _request_limit_reached(self) -> None:
+        logger.warning(
+            "Maximum request limit of %d reached. Terminating process.",
+            self.config.limit_max_requests,
+        )
+        if not self.should_exit:
+            self.request_exit()
 
     def request_exit(self) -> None:
         """First call: graceful shutdown.  Second call: force it."""
@@ -201,6 +255,8 @@ class Server:
             if not self.force_exit:
                 logger.warning("Forcing the exit.")
             self.force_exit = True
+            if self._force_event is not None:
+                self._force_event.set()
         self.should_exit = True
         if self._exit_event is not None:
             self._exit_event.set()
@@ -212,6 +268,7 @@ class Server:
             server.close()
         for connection in list(self.state.connections):
             connection.shutdown()
+        await asyncio.sleep(0)  # let the idle connections just closed be dropped from the count
         timeout = self.config.timeout_graceful_shutdown
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
@@ -239,9 +296,17 @@ class Server:
             await asyncio.wait(list(self.state.tasks), timeout=1.0)
         if self._tick_handle is not None:
             self._tick_handle.cancel()
-        if not self.force_exit:
-            await self.lifespan.shutdown()
-        if self.config.uds and os.path.exists(self.config.uds):
+        if self.force_exit or not await self._until_signal(
+            self.lifespan.shutdown(), forced_only=True
+        ):
+            await self.lifespan.cancel()
+        self._release([])
+
+    def _release(self, sockets: list[socket.socket]) -> None:
+        """Close listening sockets that never started serving; remove our unix socket file."""
+        for sock in sockets:
+            sock.close()
+        if self._owns_uds and self.config.uds and os.path.exists(self.config.uds):
             os.unlink(self.config.uds)
 
 
@@ -250,11 +315,17 @@ def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
     for task in tasks:
         task.cancel()
     if tasks:
-        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        # Bounded: a task that swallows its cancellation must not keep the process alive.
+        loop.run_until_complete(asyncio.wait(tasks, timeout=2.0))
 
 
 def run(app: Any, **options: Any) -> None:
-    """Serve ``app`` (an ASGI app or a "module:attribute" string) with ``aster run``'s options."""
+    """Serve ``app`` (an ASGI app or a "module:attribute" string) with ``aster run``'s options.
+
+    Returns once the server has shut down cleanly; exits the process with 1 after
+    a bad option, a bad app reference or an address in use (one message, no
+    traceback), and with 3 when the app's lifespan startup fails.
+    """
     unknown = set(options) - Config.option_names()
     if unknown:
         raise TypeError(f"run() got unexpected option(s): {', '.join(sorted(unknown))}")
@@ -268,7 +339,10 @@ def run(app: Any, **options: Any) -> None:
         else:
             code = Server(config).run()
     except ConfigError as exc:
-        logging.getLogger("aster.error").error("%s", exc)
+        if not logging.getLogger("aster").handlers:
+            # The options were rejected before logging was set up: use the default look.
+            logging.config.dictConfig(LOGGING_CONFIG)
+        logger.error("%s", exc)
         sys.exit(1)
     if code:
         sys.exit(code)

@@ -20,7 +20,8 @@ class ReloadFilter(DefaultFilter):
     def __init__(self, includes: list[str] | None, excludes: list[str] | None) -> None:
         super().__init__()
         self.includes = ["*.py", *(includes or [])]
-        self.excludes = [".*", ".py[cod]", ".sw.*", "~*", *(excludes or [])]
+        # Hidden files, bytecode, and editor swap/backup files.
+        self.excludes = [".*", "*.py[cod]", "*.sw?", "*~", *(excludes or [])]
 
     def __call__(self, change: object, path: str) -> bool:
         if not super().__call__(change, path):  # type: ignore[arg-type]

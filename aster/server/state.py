@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Protocol
 
@@ -54,3 +55,28 @@ class ServerState:
     def check_deadlines(self, now: float) -> None:
         for connection in list(self.connections):
             connection.check_deadline(now)
+
+
+class RequestLimitedState(ServerState):
+    """A ServerState that calls ``on_limit`` the moment the ``--limit-max-requests``-th request
+    starts, so the server begins its graceful exit with that request (which completes) and
+    not up to a tick later, after serving more than it was allowed to.
+
+    A separate class so that servers without the limit pay nothing for the property.
+    """
+
+    def __init__(self, config: Config, on_limit: Callable[[], None]) -> None:
+        assert config.limit_max_requests is not None
+        self.request_limit = config.limit_max_requests
+        self.on_limit = on_limit
+        super().__init__(config)
+
+    @property  # type: ignore[override]
+    def total_requests(self) -> int:
+        return self._total_requests
+
+    @total_requests.setter
+    def total_requests(self, value: int) -> None:
+        self._total_requests = value
+        if value == self.request_limit:
+            self.on_limit()

@@ -141,7 +141,7 @@ class HTTPCycle:
                 return self._take_body()
             if self.expect_continue:
                 self.expect_continue = False
-                if not self.response_started:
+                if not self.head_sent:  # a final response already sent makes a 100 pointless
                     self.wire.send_continue(self)
             # Either more body is on its way, or it has all been delivered and
             # the next event is the disconnect (or the end of our response).
@@ -165,35 +165,49 @@ class HTTPCycle:
     async def send(self, message: Message) -> None:
         kind = message["type"]
         if kind == "http.response.body":
+            if self.disconnected:
+                raise ClientDisconnected("the client disconnected")
             if not self.response_started:
                 raise RuntimeError("ASGI: 'http.response.body' sent before 'http.response.start'")
             if self.response_complete:
                 raise RuntimeError("ASGI: 'http.response.body' sent after the response completed")
-            if self.disconnected:
-                raise ClientDisconnected("the client disconnected")
             body = message.get("body", b"")
             more_body = message.get("more_body", False)
             if not more_body:
                 self.response_complete = True
             self.bytes_sent += len(body)
             if self.head_sent:
-                waiter = self.wire.send_body(self, body, more_body)
+                try:
+                    waiter = self.wire.send_body(self, body, more_body)
+                except Exception:
+                    # E.g. more bytes than the content-length: all we can do is cut it off.
+                    self.response_complete = True
+                    self.wire.abort(self)
+                    raise
             else:
                 self.head_sent = True
-                waiter = self.wire.start_response(
-                    self, self.status, self.response_headers, body, more_body
-                )
+                try:
+                    waiter = self.wire.start_response(
+                        self, self.status, self.response_headers, body, more_body
+                    )
+                except Exception:
+                    # The wire validates the head before writing anything, so run()
+                    # can still answer 500 in place of this response.
+                    self.head_sent = self.response_complete = False
+                    self.bytes_sent -= len(body)
+                    raise
             if waiter is not None:
                 await waiter
             if not more_body and self.waiter is not None:
                 self._wake()
         elif kind == "http.response.start":
-            if self.response_started:
-                raise RuntimeError("ASGI: 'http.response.start' sent twice")
             if self.disconnected:
                 raise ClientDisconnected("the client disconnected")
+            if self.response_started:
+                raise RuntimeError("ASGI: 'http.response.start' sent twice")
             status = message["status"]
-            if type(status) is not int or not 100 <= status <= 999:
+            if type(status) is not int or not 200 <= status <= 999:
+                # 1xx are interim: a client would go on waiting for the final response.
                 raise RuntimeError(f"ASGI: invalid response status {status!r}")
             self.status = status
             self.response_headers = message.get("headers", ())
@@ -232,9 +246,9 @@ class HTTPCycle:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
         else:
-            if not self.response_started:
+            if not self.head_sent:
                 if not self.disconnected:
-                    logger.error("ASGI callable returned without starting a response.")
+                    logger.error("ASGI callable returned without sending a response.")
                     self._send_500()
             elif not self.response_complete and not self.disconnected:
                 logger.error("ASGI callable returned without completing the response.")
@@ -250,7 +264,8 @@ class HTTPCycle:
             logger.debug("Client went away during the response: %r", exc)
             return
         logger.error("Exception in ASGI application", exc_info=exc)
-        if not self.response_started:
+        if not self.head_sent:
+            # Nothing reached the client yet (the head goes out with the first body chunk).
             self._send_500()
         elif not self.response_complete:
             self.wire.abort(self)

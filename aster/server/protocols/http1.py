@@ -1,4 +1,4 @@
-"""HTTP/1.1 on the wire: httptools (llhttp) parses requests, this module frames responses.
+"""HTTP/1.1 on the wire: httptools (llhttp) parses requests; ``h1_framing`` frames responses.
 
 A connection moves through these states, recorded in ``_deadline_reason`` so
 that the server's one-second tick can enforce every timeout without a timer
@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import http
 import logging
-import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -35,6 +33,7 @@ import httptools
 from ..logs import log_access
 from ..proxy import apply_proxy_headers
 from .cycle import BODY_HIGH_WATER, HTTPCycle
+from .h1_framing import CHUNKED, LENGTH, NO_BODY, error_response, frame_head
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -49,35 +48,8 @@ INFINITY = float("inf")
 #: Unread request body we are willing to read and discard to keep a connection alive.
 MAX_DISCARD = 1 << 20
 
-_INVALID_NAME = re.compile(rb"[^!#$%&'*+\-.^_`|~0-9a-zA-Z]")
-_INVALID_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-_SPECIAL_HEADERS = frozenset((b"host", b"expect", b"content-length"))
+_SPECIAL_HEADERS = frozenset((b"host", b"expect", b"content-length", b"transfer-encoding"))
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
-_NO_BODY_STATUSES = frozenset((204, 304))
-
-_STATUS_LINES: dict[int, bytes] = {}
-_valid_names: set[bytes] = set()
-
-
-def status_line(status: int) -> bytes:
-    line = _STATUS_LINES.get(status)
-    if line is None:
-        try:
-            phrase = http.HTTPStatus(status).phrase.encode()
-        except ValueError:
-            phrase = b""
-        line = _STATUS_LINES[status] = b"HTTP/1.1 %d %s\r\n" % (status, phrase)
-    return line
-
-
-def _check_header(name: bytes, value: bytes) -> None:
-    if name not in _valid_names:
-        if not name or _INVALID_NAME.search(name):
-            raise RuntimeError(f"invalid response header name {name!r}")
-        if len(_valid_names) < 4096:
-            _valid_names.add(name)
-    if _INVALID_VALUE.search(value):
-        raise RuntimeError(f"invalid response header value {value!r} for {name!r}")
 
 
 class RequestRejected(Exception):
@@ -87,6 +59,41 @@ class RequestRejected(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+
+
+class _DeclinedUpgradeBody:
+    """Parser callbacks that hide a synthetic head, then forward everything to the protocol.
+
+    See ``HTTP1Protocol._after_upgrade``: the body after the synthetic head
+    belongs to the declined upgrade request, the messages after it are ordinary.
+    """
+
+    def __init__(self, protocol: HTTP1Protocol) -> None:
+        self.protocol = protocol
+        self.primed = True
+
+    def on_message_begin(self) -> None:
+        if not self.primed:
+            self.protocol.on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        if not self.primed:
+            self.protocol.on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self.primed:
+            self.protocol.on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        if not self.primed:
+            self.protocol.on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self.protocol.on_body(body)
+
+    def on_message_complete(self) -> None:
+        self.primed = False
+        self.protocol.on_message_complete()
 
 
 class HTTP1Protocol(asyncio.Protocol):
@@ -112,6 +119,7 @@ class HTTP1Protocol(asyncio.Protocol):
         self._hosts = 0
         self._expect_continue = False
         self._content_length: bytes | None = None
+        self._transfer_encoding: bytes | None = None
         # Requests: the one whose body is being parsed, the one responding, those queued.
         self._receiving: HTTPCycle | None = None
         self._active: HTTPCycle | None = None
@@ -119,8 +127,7 @@ class HTTP1Protocol(asyncio.Protocol):
         self._body_received = 0
         self._discarded = 0
         # Response framing of the active cycle.
-        self._chunked = False
-        self._no_body = False
+        self._body_mode = NO_BODY
         self._length_left: int | None = None
         self._response_keep_alive = True
         # Connection state.
@@ -136,6 +143,7 @@ class HTTP1Protocol(asyncio.Protocol):
         self._limit_fields = config.limit_request_fields
         self._limit_head = config.limit_request_header_size
         self._limit_body = config.limit_request_body
+        self._limit_concurrency = config.limit_concurrency
 
     # -- asyncio.Protocol -------------------------------------------------------
 
@@ -179,12 +187,17 @@ class HTTP1Protocol(asyncio.Protocol):
         except httptools.HttpParserCallbackError as exc:
             rejected = exc.__context__
             if isinstance(rejected, RequestRejected):
+                if rejected.status == 505 and not self._unsupported_version(data):
+                    rejected = RequestRejected(400, "Bad Request: no HTTP version")
                 self._reject(rejected)
             else:  # pragma: no cover - a bug in our callbacks
                 logger.exception("Error while parsing a request", exc_info=rejected)
                 self._reject(RequestRejected(500, "Internal Server Error"))
         except httptools.HttpParserError as exc:
-            self._reject(RequestRejected(400, f"Invalid HTTP request: {exc}"))
+            if self._unsupported_version(data):
+                self._reject(RequestRejected(505, "HTTP Version Not Supported"))
+            else:
+                self._reject(RequestRejected(400, f"Invalid HTTP request: {exc}"))
         else:
             if self._deadline_reason == HEAD:
                 # A header line still incomplete never reaches on_header: bound the raw bytes too.
@@ -194,14 +207,44 @@ class HTTP1Protocol(asyncio.Protocol):
         if self._active is None and self._pending:
             self._start_next()
 
+    def _unsupported_version(self, data: bytes) -> bool:
+        """Did the request line name an HTTP version other than 1.x?  (Error path only.)
+
+        llhttp reads the version before failing on anything after it, and reads
+        a request line without any version ("GET /") as HTTP/0.9: only a line
+        that spelled out "HTTP/0.9" gets a 505, a missing version is a 400.
+        """
+        version = self.parser.get_http_version()
+        if version == "0.9":
+            return b" HTTP/0.9" in data
+        return version not in ("0.0", "1.0", "1.1")
+
     def _after_upgrade(self, data: bytes, exc: httptools.HttpParserUpgrade) -> None:
-        """llhttp stops at CONNECT and Upgrade requests; we serve them as plain HTTP."""
-        if self.parser.get_method() == b"CONNECT":
-            self._reject(RequestRejected(501, "CONNECT is not supported"))
-            return
-        # The upgrade request itself was complete; keep parsing what followed it.
-        self.parser = httptools.HttpRequestParser(self)
+        """llhttp stops after the head of an Upgrade request; we decline and serve plain HTTP.
+
+        llhttp has reported that request complete without reading its body, so
+        a body (Java and Ktor clients offer ``Upgrade: h2c`` on POSTs) would be
+        parsed as the next request.  It goes through a parser primed with a
+        head that frames it the same way, which then carries on with the
+        requests that follow.
+        """
         rest = data[exc.args[0] :] if exc.args and isinstance(exc.args[0], int) else b""
+        cycle = self._pending[-1] if self._pending else None  # the upgrade request's
+        te, length = self._transfer_encoding, self._content_length
+        if isinstance(cycle, HTTPCycle) and (te is not None or (length and int(length))):
+            cycle.body_complete = False
+            self._receiving = cycle
+            self._body_received = 0
+            self._deadline = self.loop.time() + self.config.timeout_request_body
+            self._deadline_reason = BODY
+            if te is not None:
+                framing = b"transfer-encoding: " + te
+            else:
+                framing = b"content-length: " + length  # type: ignore[operator]
+            rest = b"PUT / HTTP/1.1\r\n" + framing + b"\r\n\r\n" + rest
+            self.parser = httptools.HttpRequestParser(_DeclinedUpgradeBody(self))
+        else:
+            self.parser = httptools.HttpRequestParser(self)
         if rest:
             self.data_received(rest)
 
@@ -248,6 +291,7 @@ class HTTP1Protocol(asyncio.Protocol):
         self._hosts = 0
         self._expect_continue = False
         self._content_length = None
+        self._transfer_encoding = None
         self._deadline = self.loop.time() + self.config.timeout_request_head
         self._deadline_reason = HEAD
 
@@ -258,6 +302,8 @@ class HTTP1Protocol(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         lname = name.lower()
+        # llhttp drops leading whitespace only; trailing OWS is not part of the value either.
+        value = value.rstrip(b" \t")
         headers = self._headers
         headers.append((lname, value))
         self._head_size += len(name) + len(value) + 4
@@ -266,8 +312,11 @@ class HTTP1Protocol(asyncio.Protocol):
                 self._hosts += 1
             elif lname == b"expect":
                 self._expect_continue = value.lower() == b"100-continue"
-            else:
+            elif lname == b"content-length":
                 self._content_length = value
+            else:
+                te = self._transfer_encoding
+                self._transfer_encoding = value if te is None else te + b", " + value
         if self._head_size > self._limit_head or len(headers) > self._limit_fields:
             raise RequestRejected(431, "Request Header Fields Too Large")
 
@@ -275,11 +324,15 @@ class HTTP1Protocol(asyncio.Protocol):
         parser = self.parser
         version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
-            raise RequestRejected(505, "HTTP Version Not Supported")
+            raise RequestRejected(505, "HTTP Version Not Supported")  # or 400: data_received
         if self._hosts > 1 or (self._hosts == 0 and version == "1.1"):
             raise RequestRejected(400, "Bad Request: exactly one Host header is required")
         raw_method = parser.get_method()
-        method = _METHODS.get(raw_method) or raw_method.decode("ascii")
+        method = _METHODS.get(raw_method)
+        if method is None:
+            if raw_method == b"CONNECT":
+                raise RequestRejected(501, "CONNECT is not supported")
+            method = raw_method.decode("ascii")
         url = self._url
         if url[:1] == b"/" and b"#" not in url:
             raw_path, _, query = url.partition(b"?")
@@ -298,9 +351,16 @@ class HTTP1Protocol(asyncio.Protocol):
             path = unquote(path)
         headers = self._headers
         keep_alive = parser.should_keep_alive() and not self._stopping
+        if self._transfer_encoding is not None and version == "1.0":
+            keep_alive = False  # RFC 9112 section 6.1: its framing is suspect, close after it
         length = self._content_length
         if length is not None and self._limit_body is not None and int(length) > self._limit_body:
             raise RequestRejected(413, "Content Too Large")
+        limit = self._limit_concurrency
+        if limit is not None and (
+            len(self.state.connections) > limit or len(self.state.tasks) >= limit
+        ):
+            raise RequestRejected(503, "Service Unavailable")
         scope = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.5"},
@@ -326,11 +386,6 @@ class HTTP1Protocol(asyncio.Protocol):
         self._body_received = 0
         self._deadline = self.loop.time() + self.config.timeout_request_body
         self._deadline_reason = BODY
-        limit = self.config.limit_concurrency
-        if limit is not None and (
-            len(self.state.connections) > limit or len(self.state.tasks) >= limit
-        ):
-            raise RequestRejected(503, "Service Unavailable")
         self._pending.append(cycle)
 
     def on_body(self, body: bytes) -> None:
@@ -393,33 +448,25 @@ class HTTP1Protocol(asyncio.Protocol):
         if cycle is not None:
             if cycle in self._pending:
                 self._pending.remove(cycle)
-            elif cycle is self._active:
-                # The app is already running and waiting for this body.
+            elif cycle is self._active and not cycle.head_sent:
+                # The app is running and waiting for this body: we answer in its place.
                 cycle.lose_connection()
-                if not cycle.response_started:
-                    cycle.response_started = cycle.response_complete = True
-                    self._active = None
-                else:
-                    self._close()
-                    return
+                cycle.response_started = cycle.head_sent = cycle.response_complete = True
+                self._active = None
+            else:
+                # Its response is already under way or sent: a second one would be unsolicited.
+                cycle.lose_connection()
+                self._close()
+                return
         self._pending.append(rejection)
         if self._active is None:
             self._start_next()
 
     def _write_rejection(self, rejection: RequestRejected) -> None:
-        body = rejection.detail.encode("utf-8", "replace")
         self.transport.write(
-            b"".join(
-                (
-                    status_line(rejection.status),
-                    self.state.default_headers,
-                    b"content-type: text/plain; charset=utf-8\r\n",
-                    b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body),
-                    body,
-                )
-            )
+            error_response(rejection.status, rejection.detail, self.state.default_headers)
         )
-        if rejection.status >= 500 and rejection.status != 503:
+        if rejection.status == 500:  # our fault; 501/503/505 are about the request or the load
             logger.error("Answered %d: %s", rejection.status, rejection.detail)
         else:
             logger.debug(
@@ -438,59 +485,25 @@ class HTTP1Protocol(asyncio.Protocol):
         if not cycle.body_complete and cycle.expect_continue:
             keep_alive = False  # the client may never send the body we did not ask for
         scope = cycle.scope
-        head_request = scope["method"] == "HEAD"
-        parts = [status_line(status), self.state.default_headers]
-        extend = parts.extend
-        content_length = None
-        chunked = False
-        connection_header = False
-        for name, value in headers:
-            _check_header(name, value)
-            lname = name.lower()
-            if lname == b"content-length":
-                try:
-                    content_length = int(value)
-                except ValueError:
-                    raise RuntimeError(f"invalid content-length {value!r}") from None
-            elif lname == b"transfer-encoding":
-                chunked = True
-            elif lname == b"connection":
-                connection_header = True
-                if value.lower() == b"close":
-                    keep_alive = False
-            extend((name, b": ", value, b"\r\n"))
-        no_body = head_request or status in _NO_BODY_STATUSES or status < 200
-        if no_body:
-            chunked = False
-            if content_length is None and not head_request and status >= 200 and not more_body:
-                pass  # 204/304: no length header at all
-        elif content_length is not None:
-            chunked = False
-        elif chunked:
-            pass  # the app asked for chunked framing by header; we do the encoding
-        elif not more_body:
-            content_length = len(body)
-            extend((b"content-length: ", str(content_length).encode(), b"\r\n"))
-        elif scope["http_version"] == "1.1":
-            chunked = True
-            extend((b"transfer-encoding: chunked\r\n",))
-        else:
-            keep_alive = False  # HTTP/1.0 without a length: the close ends the body
-        if not connection_header:
-            if not keep_alive:
-                extend((b"connection: close\r\n",))
-            elif scope["http_version"] == "1.0":
-                extend((b"connection: keep-alive\r\n",))
-        extend((b"\r\n",))
-        self._chunked = chunked
-        self._no_body = no_body
+        head, mode, length, keep_alive = frame_head(
+            status,
+            headers,
+            self.state.default_headers,
+            body,
+            more_body,
+            scope["method"] == "HEAD",
+            scope["http_version"] == "1.0",
+            keep_alive,
+        )
+        self._body_mode = mode
         self._response_keep_alive = keep_alive
-        self._length_left = None if (no_body or content_length is None) else content_length
-        head = b"".join(parts)
-        if no_body or not body:
+        self._length_left = length if mode == LENGTH else None
+        if mode == CHUNKED:
+            data = b"%s%x\r\n%s\r\n" % (head, len(body), body) if body else head
+            # Chunked but complete at once: the app sent its own transfer-encoding header.
+            self.transport.write(data if more_body else data + b"0\r\n\r\n")
+        elif mode == NO_BODY or not body:
             self.transport.write(head)
-        elif chunked:
-            self.transport.write(b"%s%x\r\n%s\r\n" % (head, len(body), body))
         else:
             self._count_body(len(body))
             if len(body) < 32768:
@@ -506,14 +519,14 @@ class HTTP1Protocol(asyncio.Protocol):
     ) -> asyncio.Future[None] | None:
         if self._closing:
             return None
-        if self._no_body:
-            pass
-        elif self._chunked:
+        mode = self._body_mode
+        if mode == CHUNKED:
             if body:
-                self.transport.write(b"%x\r\n%s\r\n" % (len(body), body))
-            if not more_body:
+                end = b"" if more_body else b"0\r\n\r\n"
+                self.transport.write(b"%x\r\n%s\r\n%s" % (len(body), body, end))
+            elif not more_body:
                 self.transport.write(b"0\r\n\r\n")
-        elif body:
+        elif body and mode != NO_BODY:
             self._count_body(len(body))
             self.transport.write(body)
         if not more_body:
@@ -562,8 +575,9 @@ class HTTP1Protocol(asyncio.Protocol):
         if self._stopping:
             self._close()
             return
-        self._deadline = self.loop.time() + self.config.timeout_keep_alive
-        self._deadline_reason = IDLE
+        if self._deadline_reason != HEAD:  # else the next head is arriving, on its own deadline
+            self._deadline = self.loop.time() + self.config.timeout_keep_alive
+            self._deadline_reason = IDLE
         self._resume_reading()
 
     def _close(self) -> None:

@@ -1,0 +1,213 @@
+"""Turning runs into the results: medians, the Markdown table, the JSON and the chart.
+
+Throughput is the median over rounds (robust to one noisy round); p99 is likewise the
+median of the rounds' p99s.  Runs that failed or were invalid (non-2xx answers) are left
+out of the medians and listed under the table instead.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .runner import Run
+
+
+@dataclass
+class Cell:
+    """One contender on one scenario, over all rounds."""
+
+    rps: list[float] = field(default_factory=list)
+    p99_ms: list[float] = field(default_factory=list)
+
+    @property
+    def rps_median(self) -> float | None:
+        return statistics.median(self.rps) if self.rps else None
+
+    @property
+    def p99_median(self) -> float | None:
+        return statistics.median(self.p99_ms) if self.p99_ms else None
+
+
+Summary = dict[str, dict[str, Cell]]
+"""scenario -> contender -> cell."""
+
+
+def summarize(runs: list[Run], contenders: list[str], scenarios: list[str]) -> Summary:
+    summary: Summary = {s: {c: Cell() for c in contenders} for s in scenarios}
+    for run in runs:
+        if run.ok and run.result is not None:
+            cell = summary[run.scenario][run.contender]
+            cell.rps.append(run.result.requests_per_sec)
+            if run.result.p99_ms is not None:
+                cell.p99_ms.append(run.result.p99_ms)
+    return summary
+
+
+def ratio(summary: Summary, scenario: str, baseline: str, peer: str) -> float | None:
+    a = summary[scenario][baseline].rps_median
+    b = summary[scenario][peer].rps_median
+    return a / b if a and b else None
+
+
+def _fmt_rps(value: float | None) -> str:
+    return f"{value:,.0f}" if value is not None else "error"
+
+
+def _fmt_ms(value: float | None) -> str:
+    return f"{value:.2f} ms" if value is not None else "–"
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return f"**{value:.2f}×**" if value is not None else "–"
+
+
+def table(summary: Summary, contenders: list[str], baseline: str | None) -> str:
+    """The Markdown table: req/s per contender, baseline/peer ratios, then p99s."""
+    peers = [c for c in contenders if c != baseline] if baseline else []
+    header = ["scenario"] + [f"{c} req/s" for c in contenders]
+    header += [f"{baseline}/{p}" for p in peers] + [f"{c} p99" for c in contenders]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+    ]
+    for scenario, cells in summary.items():
+        row = [scenario] + [_fmt_rps(cells[c].rps_median) for c in contenders]
+        row += [_fmt_ratio(ratio(summary, scenario, baseline, p)) for p in peers if baseline]
+        row += [_fmt_ms(cells[c].p99_median) for c in contenders]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def markdown(
+    summary: Summary,
+    contenders: list[str],
+    baseline: str | None,
+    meta: dict[str, Any],
+    runs: list[Run],
+) -> str:
+    """The full report: how it was measured, the table, and what went wrong if anything."""
+    s = meta["settings"]
+    versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v)
+    pin = (
+        "server on CPU " + s["server_cpus"] + ", wrk on CPU " + s["load_cpus"]
+        if s["pinned"]
+        else "unpinned"
+    )
+    lines = [
+        f"wrk -t{s['threads']} -c{s['connections']}, {s['duration']}s runs after a {s['warmup']}s "
+        f"warm-up, median of {s['rounds']} interleaved round(s); one server process, {pin}.",
+        f"{versions}; {meta['cpu']}; {meta['timestamp']}.",
+        "",
+        table(summary, contenders, baseline),
+    ]
+    notes = [
+        f"- round {r.round + 1}, {r.contender}, {r.scenario}: {' '.join(r.error.split())[:300]}"
+        for r in runs
+        if r.error
+    ]
+    for r in runs:
+        errors = r.result.socket_errors if r.result else {}
+        if r.result and any(errors.values()):
+            notes.append(
+                f"- round {r.round + 1}, {r.contender}, {r.scenario}: socket errors {errors}"
+            )
+    if notes:
+        lines += ["", "Problems (left out of the medians when invalid):", *notes]
+    return "\n".join(lines) + "\n"
+
+
+def to_json(
+    summary: Summary,
+    contenders: list[str],
+    baseline: str | None,
+    meta: dict[str, Any],
+    runs: list[Run],
+) -> str:
+    data = {
+        "meta": meta,
+        "baseline": baseline,
+        "contenders": contenders,
+        "scenarios": list(summary),
+        "summary": {
+            scenario: {
+                c: {
+                    "rps_median": cell.rps_median,
+                    "p99_ms_median": cell.p99_median,
+                    "rps": cell.rps,
+                    "p99_ms": cell.p99_ms,
+                    "baseline_over_this": ratio(summary, scenario, baseline, c)
+                    if baseline
+                    else None,
+                }
+                for c, cell in cells.items()
+            }
+            for scenario, cells in summary.items()
+        },
+        "runs": [r.to_json() for r in runs],
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+def chart(
+    summary: Summary,
+    contenders: list[str],
+    baseline: str | None,
+    path: Path,
+    title: str = "Throughput",
+    subtitle: str = "",
+) -> None:
+    """Grouped bars: one group per scenario, one bar per contender, min–max whiskers over
+    rounds; each peer bar is labelled with the baseline's req/s divided by the peer's."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    scenarios = list(summary)
+    n = len(contenders)
+    width = 0.8 / max(n, 1)
+    fig, ax = plt.subplots(figsize=(max(6.0, 2.2 * len(scenarios) + 1.5 * n), 4.8), dpi=120)
+    top = 0.0
+    for i, name in enumerate(contenders):
+        xs, heights, lows, highs = [], [], [], []
+        for j, scenario in enumerate(scenarios):
+            cell = summary[scenario][name]
+            median = cell.rps_median or 0.0
+            xs.append(j + (i - (n - 1) / 2) * width)
+            heights.append(median)
+            lows.append(median - min(cell.rps) if cell.rps else 0.0)
+            highs.append(max(cell.rps) - median if cell.rps else 0.0)
+            top = max(top, max(cell.rps, default=0.0))
+        bars = ax.bar(xs, heights, width, label=name, yerr=[lows, highs], capsize=3)
+        for bar, scenario in zip(bars, scenarios, strict=True):
+            label = f"{bar.get_height() / 1000:.1f}k" if bar.get_height() else "error"
+            r = ratio(summary, scenario, baseline, name) if baseline and name != baseline else None
+            if r is not None:
+                label += f"\n{baseline} {r:.2f}×"
+            whisker_top = max(summary[scenario][name].rps, default=0.0)
+            ax.annotate(
+                label,
+                (bar.get_x() + bar.get_width() / 2, whisker_top),
+                xytext=(0, 4),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
+    ax.set_xticks(range(len(scenarios)), scenarios)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:.0f}k"))
+    ax.set_ylabel("requests/s (median over rounds)")
+    ax.set_ylim(0, top * 1.25 or 1)
+    if baseline:
+        title += f" — labels: {baseline} req/s ÷ that server's"
+    ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontsize=10)
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,221 @@
+"""Rounds of measurements: start each server, check it, load it, stop it.
+
+Rounds are interleaved: every round starts every contender in turn (rotating who goes
+first), so slow drift on the machine (thermal, another tenant) lands on all servers
+alike instead of on whichever ran last.  Each round uses a fresh server process, so the
+rounds are independent samples and the medians mean something.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import process, wrk
+from .process import CpuPlan
+from .scenarios import Scenario, VerificationError, verify
+from .servers import Contender
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    duration: int = 5
+    warmup: int = 1
+    rounds: int = 3
+    connections: int = 64
+    threads: int = 1
+    cpus: CpuPlan = CpuPlan()
+    host: str = "127.0.0.1"
+    startup_timeout: float = 20.0
+
+
+@dataclass
+class Run:
+    """One measurement (or the failure to make it) of a contender on a scenario."""
+
+    round: int
+    contender: str
+    scenario: str
+    result: wrk.WrkResult | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None and self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "round": self.round,
+            "contender": self.contender,
+            "scenario": self.scenario,
+            "ok": self.ok,
+            "error": self.error,
+            "result": self.result.to_json() if self.result else None,
+        }
+
+
+class ServerFailed(Exception):
+    """A server did not come up."""
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _tail(path: Path, limit: int = 1500) -> str:
+    try:
+        return path.read_text(errors="replace")[-limit:].strip()
+    except OSError:
+        return ""
+
+
+def _answers(host: str, port: int) -> bool:
+    conn = http.client.HTTPConnection(host, port, timeout=1.0)
+    try:
+        conn.request("GET", "/")
+        conn.getresponse().read()
+        return True
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def serving(contender: Contender, settings: Settings, log_dir: Path) -> Iterator[int]:
+    """Run ``contender`` on a free port until the block ends; yields the port.
+
+    The port is found by binding to port 0 and releasing it, which can race with another
+    process; a server that dies on start-up is therefore retried on a new port.
+    """
+    log_path = log_dir / f"{contender.name}.log"
+    pythonpath = os.environ.get("PYTHONPATH", "")
+    last_error = ""
+    for _ in range(3):
+        port = free_port(settings.host)
+        argv = contender.server.argv(contender.app, settings.host, port)
+        with log_path.open("wb") as log:
+            proc = process.spawn(
+                argv,
+                cpus=settings.cpus.server,
+                env={"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), pythonpath]))},
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            deadline = time.monotonic() + settings.startup_timeout
+            while proc.poll() is None and not _answers(settings.host, port):
+                if time.monotonic() > deadline:
+                    raise ServerFailed(
+                        f"{contender.name} did not answer within {settings.startup_timeout:.0f}s"
+                        f": {_tail(log_path)}"
+                    )
+                time.sleep(0.05)
+            if proc.poll() is not None:
+                last_error = f"{contender.name} exited with {proc.returncode}: {_tail(log_path)}"
+                if "in use" in last_error:  # lost the port race: try another port
+                    continue
+                break
+            yield port
+            if proc.poll() is not None:
+                raise ServerFailed(
+                    f"{contender.name} died during the run (exit {proc.returncode}): "
+                    f"{_tail(log_path)}"
+                )
+            return
+        finally:
+            process.stop(proc)
+    raise ServerFailed(last_error)
+
+
+def _load_wrk(scenario: Scenario, url: str, duration: int, settings: Settings) -> wrk.WrkResult:
+    return wrk.run(
+        url,
+        duration=duration,
+        connections=settings.connections,
+        threads=settings.threads,
+        script=scenario.lua,
+        env=scenario.env,
+        cpus=settings.cpus.load,
+    )
+
+
+Loader = Callable[[Scenario, str, int, Settings], wrk.WrkResult]
+LOADERS: dict[str, Loader] = {"wrk": _load_wrk}
+"""Load generators by :attr:`Scenario.tool`; (scenario, url, seconds, settings) -> result."""
+
+
+def measure(scenario: Scenario, host: str, port: int, settings: Settings) -> wrk.WrkResult:
+    """Verify the answer, warm up, then take the measured run."""
+    verify(scenario, host, port)
+    load = LOADERS[scenario.tool]
+    url = f"http://{host}:{port}{scenario.path}"
+    if settings.warmup > 0:
+        load(scenario, url, settings.warmup, settings)
+    return load(scenario, url, settings.duration, settings)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_all(
+    contenders: list[Contender], scenarios: list[Scenario], settings: Settings
+) -> list[Run]:
+    """Every round, every contender (rotating the order), every scenario."""
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory(prefix="aster-bench-") as tmp:
+        for rnd in range(settings.rounds):
+            shift = rnd % len(contenders)
+            for contender in contenders[shift:] + contenders[:shift]:
+                runs += _run_contender(rnd, contender, scenarios, settings, Path(tmp))
+    return runs
+
+
+def _run_contender(
+    rnd: int, contender: Contender, scenarios: list[Scenario], settings: Settings, log_dir: Path
+) -> list[Run]:
+    runs = [Run(rnd, contender.name, s.name) for s in scenarios]
+    tag = f"[round {rnd + 1}/{settings.rounds}] {contender.name:<8}"
+    try:
+        with serving(contender, settings, log_dir) as port:
+            for run, scenario in zip(runs, scenarios, strict=True):
+                try:
+                    run.result = measure(scenario, settings.host, port, settings)
+                    run.error = run.result.problem
+                except (VerificationError, wrk.WrkError) as exc:
+                    run.error = str(exc)
+                _say(f"{tag} {scenario.name:<10} {_describe(run)}")
+    except ServerFailed as exc:
+        for run in runs:
+            run.error = run.error or str(exc)
+        _say(f"{tag} failed: {exc}")
+    return runs
+
+
+def _describe(run: Run) -> str:
+    if run.result is None:
+        return f"ERROR: {run.error}"
+    r = run.result
+    text = f"{r.requests_per_sec:>10,.0f} req/s  p99 {r.p99_ms or float('nan'):.2f} ms"
+    errors = sum(r.socket_errors.values())
+    if errors:
+        text += f"  socket errors {r.socket_errors}"
+    if run.error:
+        text += f"  INVALID: {run.error}"
+    return text

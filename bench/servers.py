@@ -1,0 +1,99 @@
+"""The servers under comparison, as data: how to launch each, and whether it is installed.
+
+A :class:`Contender` is one column of the results: a server running a given app.  The
+raw-ASGI comparison pairs every server with the same app; framework comparisons (FastAPI
+on uvicorn vs the aster framework on aster, ...) add contenders with other apps, not code.
+
+All servers run one process, with access logs off and the same event loop (uvloop), so
+the comparison is of the servers and not of their defaults.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+RAW_APP = "bench.apps.raw_asgi:app"
+
+ArgvBuilder = Callable[[str, str, int], list[str]]
+"""(app as ``module:attr``, host, port) -> the command line."""
+
+
+@dataclass(frozen=True)
+class Server:
+    """One ASGI server: its launch command and the module that says it is installed."""
+
+    name: str
+    module: str
+    distribution: str
+    argv: ArgvBuilder
+
+    def available(self) -> bool:
+        return importlib.util.find_spec(self.module) is not None
+
+    def version(self) -> str | None:
+        try:
+            return importlib.metadata.version(self.distribution)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+
+@dataclass(frozen=True)
+class Contender:
+    """A server serving an app: what a column of the results table measures."""
+
+    name: str
+    server: Server
+    app: str = RAW_APP
+
+
+def _aster(app: str, host: str, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "aster", "run", app,
+        "--host", host, "--port", str(port),
+        "--loop", "uvloop", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def _uvicorn(app: str, host: str, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", app,
+        "--host", host, "--port", str(port),
+        "--http", "httptools", "--loop", "uvloop", "--workers", "1",
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def _granian(app: str, host: str, port: int) -> list[str]:
+    # Granian always serves from a worker process forked by a supervisor; with one
+    # worker and one runtime thread that is still a single serving process.
+    return [
+        sys.executable, "-m", "granian", "--interface", "asgi",
+        "--host", host, "--port", str(port),
+        "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop",
+        "--no-access-log", "--log-level", "warning", app,
+    ]  # fmt: skip
+
+
+SERVERS: dict[str, Server] = {
+    s.name: s
+    for s in (
+        Server("aster", "aster.server", "aster", _aster),
+        Server("uvicorn", "uvicorn", "uvicorn", _uvicorn),
+        Server("granian", "granian", "granian", _granian),
+    )
+}
+
+BASELINE = "aster"
+"""The contender every other one is compared against (the ratio columns)."""
+
+
+def raw_contenders(names: list[str]) -> list[Contender]:
+    """Contenders for the raw-ASGI comparison: each named server on :data:`RAW_APP`."""
+    unknown = [n for n in names if n not in SERVERS]
+    if unknown:
+        raise ValueError(f"unknown server(s): {', '.join(unknown)} (known: {', '.join(SERVERS)})")
+    return [Contender(n, SERVERS[n]) for n in names]
