@@ -29,6 +29,9 @@ class ServerState:
         self.connections: set[Connection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.total_requests = 0
+        #: Returned by every ASGI ``send`` that need not wait (one per loop, never changes).
+        self.done_future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.done_future.set_result(None)
         self.access_log = config.access_log and logging.getLogger("aster.access").isEnabledFor(
             logging.INFO
         )

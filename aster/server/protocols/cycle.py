@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -41,6 +42,9 @@ class ClientDisconnected(OSError):
 
 class Wire(Protocol):
     """What a connection offers the cycles it runs."""
+
+    #: A future that is already done: what ``send`` returns when nothing must wait.
+    done: asyncio.Future[None]
 
     def start_response(
         self, cycle: HTTPCycle, status: int, headers: Any, body: bytes, more_body: bool
@@ -68,13 +72,13 @@ class HTTPCycle:
     __slots__ = (
         "scope",
         "wire",
+        "keep_alive",
         "body",
         "body_size",
         "body_complete",
         "body_delivered",
         "disconnected",
         "expect_continue",
-        "keep_alive",
         "response_started",
         "response_complete",
         "head_sent",
@@ -84,33 +88,30 @@ class HTTPCycle:
         "read_paused",
         "bytes_sent",
         "start_time",
+        "task",
     )
 
     def __init__(self, scope: dict[str, Any], wire: Wire, keep_alive: bool) -> None:
         self.scope = scope
         self.wire = wire
-        self.body: list[bytes] = []
-        self.body_size = 0
-        self.body_complete = False
-        self.body_delivered = False
-        self.disconnected = False
-        self.expect_continue = False
         self.keep_alive = keep_alive
-        self.response_started = False
-        self.response_complete = False
-        self.head_sent = False
-        self.status = 0
+        self.body: list[bytes] | None = None  # received chunks the app has not read yet
+        self.body_size = self.bytes_sent = self.status = 0
+        self.body_complete = self.body_delivered = self.disconnected = False
+        self.expect_continue = self.read_paused = False
+        self.response_started = self.response_complete = self.head_sent = False
         self.response_headers: Any = ()
         self.waiter: asyncio.Future[None] | None = None
-        #: Set by the wire when it paused reading because this body buffer is full.
-        self.read_paused = False
-        self.bytes_sent = 0
         self.start_time = 0.0
+        self.task: asyncio.Task[None] | None = None
 
     # -- events from the wire -------------------------------------------------
 
     def feed_body(self, chunk: bytes) -> None:
-        self.body.append(chunk)
+        if self.body is None:
+            self.body = [chunk]
+        else:
+            self.body.append(chunk)
         self.body_size += len(chunk)
         if self.waiter is not None:
             self._wake()
@@ -137,8 +138,22 @@ class HTTPCycle:
         while True:
             if self.disconnected or self.response_complete:
                 return {"type": "http.disconnect"}
-            if self.body or (self.body_complete and not self.body_delivered):
-                return self._take_body()
+            chunks = self.body
+            if chunks is not None or (self.body_complete and not self.body_delivered):
+                if chunks is None:
+                    body = b""
+                elif len(chunks) == 1:
+                    body = chunks[0]
+                else:
+                    body = b"".join(chunks)
+                self.body = None
+                self.body_size = 0
+                more_body = not self.body_complete
+                self.body_delivered = not more_body
+                if self.read_paused:
+                    self.read_paused = False
+                    self.wire.body_consumed(self)
+                return {"type": "http.request", "body": body, "more_body": more_body}
             if self.expect_continue:
                 self.expect_continue = False
                 if not self.head_sent:  # a final response already sent makes a 100 pointless
@@ -148,29 +163,20 @@ class HTTPCycle:
             self.waiter = asyncio.get_running_loop().create_future()
             await self.waiter
 
-    def _take_body(self) -> Message:
-        chunks = self.body
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        self.body = []
-        self.body_size = 0
-        more_body = not self.body_complete
-        self.body_delivered = not more_body
-        if self.read_paused:
-            self.read_paused = False
-            self.wire.body_consumed(self)
-        return {"type": "http.request", "body": body, "more_body": more_body}
-
     # -- the ASGI send callable ---------------------------------------------------
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
+        """The ASGI ``send`` callable.
+
+        It does its work at once and returns something to await: a future that
+        is already done, or the wire's drain future while writes must wait.  No
+        coroutine is created per message, which is most of what a plain
+        ``async def send`` would cost on a small response.
+        """
         kind = message["type"]
         if kind == "http.response.body":
-            if self.disconnected:
-                raise ClientDisconnected("the client disconnected")
-            if not self.response_started:
-                raise RuntimeError("ASGI: 'http.response.body' sent before 'http.response.start'")
-            if self.response_complete:
-                raise RuntimeError("ASGI: 'http.response.body' sent after the response completed")
+            if self.response_complete or self.disconnected or not self.response_started:
+                self._refuse(kind)
             body = message.get("body", b"")
             more_body = message.get("more_body", False)
             if not more_body:
@@ -196,15 +202,12 @@ class HTTPCycle:
                     self.head_sent = self.response_complete = False
                     self.bytes_sent -= len(body)
                     raise
-            if waiter is not None:
-                await waiter
-            if not more_body and self.waiter is not None:
+            if self.waiter is not None and not more_body:
                 self._wake()
-        elif kind == "http.response.start":
-            if self.disconnected:
-                raise ClientDisconnected("the client disconnected")
-            if self.response_started:
-                raise RuntimeError("ASGI: 'http.response.start' sent twice")
+            return self.wire.done if waiter is None else waiter
+        if kind == "http.response.start":
+            if self.response_started or self.disconnected:
+                self._refuse(kind)
             status = message["status"]
             if type(status) is not int or not 200 <= status <= 999:
                 # 1xx are interim: a client would go on waiting for the final response.
@@ -212,10 +215,20 @@ class HTTPCycle:
             self.status = status
             self.response_headers = message.get("headers", ())
             self.response_started = True
-        elif kind == "http.response.pathsend":
-            await self._send_path(message["path"])
-        else:
-            raise RuntimeError(f"ASGI: unexpected message type {kind!r} for an HTTP connection")
+            return self.wire.done
+        if kind == "http.response.pathsend":
+            return self._send_path(message["path"])
+        raise RuntimeError(f"ASGI: unexpected message type {kind!r} for an HTTP connection")
+
+    def _refuse(self, kind: str) -> None:
+        """Raise the precise error for a message sent out of turn."""
+        if self.disconnected:
+            raise ClientDisconnected("the client disconnected")
+        if kind == "http.response.start":
+            raise RuntimeError("ASGI: 'http.response.start' sent twice")
+        if not self.response_started:
+            raise RuntimeError("ASGI: 'http.response.body' sent before 'http.response.start'")
+        raise RuntimeError("ASGI: 'http.response.body' sent after the response completed")
 
     async def _send_path(self, path: str) -> None:
         """The ``http.response.pathsend`` extension: stream a file the app named."""
@@ -238,21 +251,29 @@ class HTTPCycle:
 
     # -- running the app ------------------------------------------------------------
 
-    async def run(self, app: ASGIApp) -> None:
+    async def run(self, app: ASGIApp, tasks: set[asyncio.Task[None]]) -> None:
+        """Run the app for this request; ``tasks`` is the server's set of running app tasks."""
         try:
             await app(self.scope, self.receive, self.send)
         except BaseException as exc:
+            tasks.discard(self.task)  # type: ignore[arg-type]
             self._app_failed(exc)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
         else:
-            if not self.head_sent:
-                if not self.disconnected:
-                    logger.error("ASGI callable returned without sending a response.")
-                    self._send_500()
-            elif not self.response_complete and not self.disconnected:
-                logger.error("ASGI callable returned without completing the response.")
-                self.wire.abort(self)
+            tasks.discard(self.task)  # type: ignore[arg-type]
+            if not self.response_complete:
+                self._returned_early()
+
+    def _returned_early(self) -> None:
+        if self.disconnected:
+            return
+        if not self.head_sent:
+            logger.error("ASGI callable returned without sending a response.")
+            self._send_500()
+        else:
+            logger.error("ASGI callable returned without completing the response.")
+            self.wire.abort(self)
 
     def _app_failed(self, exc: BaseException) -> None:
         if isinstance(exc, asyncio.CancelledError):

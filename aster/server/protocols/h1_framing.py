@@ -31,7 +31,13 @@ _PHRASES = {
     422: "Unprocessable Content",
 }
 _STATUS_LINES: dict[int, bytes] = {}
-_valid_names: set[bytes] = set()
+
+# What a response header name means to the framing, cached per name (names repeat a lot):
+# 0 an ordinary header, or one of the framing headers the server owns.
+_ORDINARY, _CONTENT_LENGTH, _TRANSFER_ENCODING, _CONNECTION = 0, 1, 2, 3
+_FRAMING_NAMES = {b"content-length": 1, b"transfer-encoding": 2, b"connection": 3}
+_name_kinds: dict[bytes, int] = {}
+_invalid_value = _INVALID_VALUE.search
 
 
 def status_line(status: int) -> bytes:
@@ -45,15 +51,14 @@ def status_line(status: int) -> bytes:
     return line
 
 
-def check_header(name: bytes, value: bytes) -> None:
-    """Refuse anything that could end the header line or the head early."""
-    if name not in _valid_names:
-        if not name or _INVALID_NAME.search(name):
-            raise RuntimeError(f"invalid response header name {name!r}")
-        if len(_valid_names) < 4096:
-            _valid_names.add(name)
-    if _INVALID_VALUE.search(value):
-        raise RuntimeError(f"invalid response header value {value!r} for {name!r}")
+def _name_kind(name: bytes) -> int:
+    """Validate a header name we have not seen before, and classify it."""
+    if type(name) is not bytes or not name or _INVALID_NAME.search(name):
+        raise RuntimeError(f"invalid response header name {name!r}")
+    kind = _FRAMING_NAMES.get(name.lower(), _ORDINARY)
+    if len(_name_kinds) < 4096:
+        _name_kinds[name] = kind
+    return kind
 
 
 def frame_head(
@@ -72,33 +77,40 @@ def frame_head(
     a response sent in one piece gets a content-length, a streamed one is
     chunked (HTTP/1.1) or ends with the connection (HTTP/1.0).
     """
-    parts = [status_line(status), default_headers]
+    parts = [_STATUS_LINES.get(status) or status_line(status), default_headers]
     extend = parts.extend
     content_length = None
     stream = more_body
+    kinds = _name_kinds
+    invalid_value = _invalid_value
     for name, value in headers:
-        check_header(name, value)
-        lname = name.lower()
-        if lname == b"content-length":
+        kind = kinds.get(name)
+        if kind is None:
+            kind = _name_kind(name)
+        if invalid_value(value):
+            raise RuntimeError(f"invalid response header value {value!r} for {name!r}")
+        if not kind:
+            extend((name, b": ", value, b"\r\n"))
+        elif kind == _CONTENT_LENGTH:
             if not value.isdigit():
                 raise RuntimeError(f"invalid content-length {value!r}")
-            if status < 200 or status == 204:
-                continue  # RFC 9110 section 8.6: never on 1xx or 204
-            content_length = int(value)
-        elif lname == b"transfer-encoding":
+            if status >= 200 and status != 204:  # RFC 9110 section 8.6: never on 1xx or 204
+                content_length = int(value)
+                extend((name, b": ", value, b"\r\n"))
+        elif kind == _TRANSFER_ENCODING:
             stream = True
-            continue
-        elif lname == b"connection":
-            if b"close" in value.lower():
-                keep_alive = False
-            continue
-        extend((name, b": ", value, b"\r\n"))
-    if status < 200 or status in NO_BODY_STATUSES:
-        mode = NO_BODY  # and no framing headers: there is no content to describe
-    elif content_length is not None:
-        if len(body) > content_length and not head_request:
+        elif value.lower().find(b"close") >= 0:
+            keep_alive = False
+    if content_length is not None and status != 304:
+        # The common case: the app said how long its body is (1xx/204 never get here).
+        if head_request:
+            mode = NO_BODY
+        elif len(body) > content_length:
             raise RuntimeError("response content longer than Content-Length")
-        mode = NO_BODY if head_request else LENGTH
+        else:
+            mode = LENGTH
+    elif status < 200 or status in NO_BODY_STATUSES:
+        mode = NO_BODY  # and no framing headers: there is no content to describe
     elif not stream:
         # Also for HEAD: the length a GET would have had (RFC 9110 section 9.3.2).
         content_length = len(body)
@@ -112,12 +124,12 @@ def frame_head(
     else:
         mode = CHUNKED
         extend((b"transfer-encoding: chunked\r\n",))
-    if not keep_alive:
-        extend((b"connection: close\r\n\r\n",))
-    elif http_10:
-        extend((b"connection: keep-alive\r\n\r\n",))
-    else:
+    if keep_alive and not http_10:
         extend((b"\r\n",))
+    elif not keep_alive:
+        extend((b"connection: close\r\n\r\n",))
+    else:
+        extend((b"connection: keep-alive\r\n\r\n",))
     return b"".join(parts), mode, content_length, keep_alive
 
 

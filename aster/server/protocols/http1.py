@@ -48,7 +48,18 @@ INFINITY = float("inf")
 #: Unread request body we are willing to read and discard to keep a connection alive.
 MAX_DISCARD = 1 << 20
 
-_SPECIAL_HEADERS = frozenset((b"host", b"expect", b"content-length", b"transfer-encoding"))
+#: Request headers that need more than being passed on; rare enough to handle off the hot path.
+_SPECIAL_HEADERS = frozenset(
+    (
+        b"expect",
+        b"content-length",
+        b"transfer-encoding",
+        b"forwarded",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+    )
+)
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 
 
@@ -114,10 +125,12 @@ class HTTP1Protocol(asyncio.Protocol):
         # Parsing state for the request whose head is arriving.
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
-        self._head_size = 0
+        self._chunk_size = 0  # size of the data being parsed: bounds the head it may contain
         self._head_bytes = 0
         self._hosts = 0
+        self._special = False  # saw a header from _SPECIAL_HEADERS; the fields below are valid
         self._expect_continue = False
+        self._forwarded = False
         self._content_length: bytes | None = None
         self._transfer_encoding: bytes | None = None
         # Requests: the one whose body is being parsed, the one responding, those queued.
@@ -144,6 +157,13 @@ class HTTP1Protocol(asyncio.Protocol):
         self._limit_head = config.limit_request_header_size
         self._limit_body = config.limit_request_body
         self._limit_concurrency = config.limit_concurrency
+        self._timeout_head = config.timeout_request_head
+        self._timeout_body = config.timeout_request_body
+        self._timeout_keep_alive = config.timeout_keep_alive
+        self._access_log = state.access_log
+        self._tasks = state.tasks
+        self._create_task = self.loop.create_task
+        self.done = state.done_future
 
     # -- asyncio.Protocol -------------------------------------------------------
 
@@ -180,6 +200,7 @@ class HTTP1Protocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._parse_stopped:
             return
+        self._chunk_size = len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -199,10 +220,18 @@ class HTTP1Protocol(asyncio.Protocol):
             else:
                 self._reject(RequestRejected(400, f"Invalid HTTP request: {exc}"))
         else:
-            if self._deadline_reason == HEAD:
-                # A header line still incomplete never reaches on_header: bound the raw bytes too.
+            if self._deadline_reason == BODY:
+                if not self._read_paused:  # the client is still sending: give it more time
+                    self._deadline = self.loop.time() + self._timeout_body
+            elif self._deadline_reason == HEAD:
+                # A head still incomplete never reaches on_headers_complete: bound it here.
                 self._head_bytes += len(data)
-                if self._head_bytes > self._limit_head + self._limit_line + 4096:
+                if len(self._url) > self._limit_line:
+                    self._reject(RequestRejected(414, "URI Too Long"))
+                elif (
+                    self._head_bytes > self._limit_head + self._limit_line + 4096
+                    or len(self._headers) > self._limit_fields
+                ):
                     self._reject(RequestRejected(431, "Request Header Fields Too Large"))
         if self._active is None and self._pending:
             self._start_next()
@@ -230,7 +259,9 @@ class HTTP1Protocol(asyncio.Protocol):
         """
         rest = data[exc.args[0] :] if exc.args and isinstance(exc.args[0], int) else b""
         cycle = self._pending[-1] if self._pending else None  # the upgrade request's
-        te, length = self._transfer_encoding, self._content_length
+        te = length = None
+        if self._special:
+            te, length = self._transfer_encoding, self._content_length
         if isinstance(cycle, HTTPCycle) and (te is not None or (length and int(length))):
             cycle.body_complete = False
             self._receiving = cycle
@@ -286,81 +317,62 @@ class HTTP1Protocol(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._url = b""
         self._headers = []
-        self._head_size = 0
         self._head_bytes = 0
         self._hosts = 0
-        self._expect_continue = False
-        self._content_length = None
-        self._transfer_encoding = None
-        self._deadline = self.loop.time() + self.config.timeout_request_head
+        self._special = False
+        self._deadline = self.loop.time() + self._timeout_head
         self._deadline_reason = HEAD
 
     def on_url(self, url: bytes) -> None:
-        self._url += url
-        if len(self._url) > self._limit_line:
-            raise RequestRejected(414, "URI Too Long")
+        self._url += url  # its length is checked with the other head limits
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        lname = name.lower()
+        name = name.lower()
         # llhttp drops leading whitespace only; trailing OWS is not part of the value either.
         value = value.rstrip(b" \t")
-        headers = self._headers
-        headers.append((lname, value))
-        self._head_size += len(name) + len(value) + 4
-        if lname in _SPECIAL_HEADERS:
-            if lname == b"host":
-                self._hosts += 1
-            elif lname == b"expect":
-                self._expect_continue = value.lower() == b"100-continue"
-            elif lname == b"content-length":
-                self._content_length = value
-            else:
-                te = self._transfer_encoding
-                self._transfer_encoding = value if te is None else te + b", " + value
-        if self._head_size > self._limit_head or len(headers) > self._limit_fields:
-            raise RequestRejected(431, "Request Header Fields Too Large")
+        self._headers.append((name, value))
+        if name == b"host":
+            self._hosts += 1
+        elif name in _SPECIAL_HEADERS:
+            self._note_special(name, value)
+
+    def _note_special(self, name: bytes, value: bytes) -> None:
+        if not self._special:
+            self._special = True
+            self._expect_continue = self._forwarded = False
+            self._content_length = self._transfer_encoding = None
+        if name == b"expect":
+            self._expect_continue = value.lower() == b"100-continue"
+        elif name == b"content-length":
+            self._content_length = value
+        elif name == b"transfer-encoding":
+            te = self._transfer_encoding
+            self._transfer_encoding = value if te is None else te + b", " + value
+        else:
+            self._forwarded = True
 
     def on_headers_complete(self) -> None:
+        url = self._url
+        if (
+            len(url) > self._limit_line
+            or len(self._headers) > self._limit_fields
+            or self._head_bytes + self._chunk_size > self._limit_head
+        ):
+            self._check_head_limits()
         parser = self.parser
         version = parser.get_http_version()
-        if version != "1.1" and version != "1.0":
-            raise RequestRejected(505, "HTTP Version Not Supported")  # or 400: data_received
-        if self._hosts > 1 or (self._hosts == 0 and version == "1.1"):
-            raise RequestRejected(400, "Bad Request: exactly one Host header is required")
-        raw_method = parser.get_method()
-        method = _METHODS.get(raw_method)
-        if method is None:
-            if raw_method == b"CONNECT":
-                raise RequestRejected(501, "CONNECT is not supported")
-            method = raw_method.decode("ascii")
-        url = self._url
-        if url[:1] == b"/" and b"#" not in url:
+        if version != "1.1" or self._hosts != 1:
+            self._check_version_and_host(version)
+        method = _METHODS.get(parser.get_method()) or self._unusual_method()
+        if url[0] == 47 and url.find(b"#") < 0:  # origin-form: "/path?query"
             raw_path, _, query = url.partition(b"?")
-        elif url == b"*":
-            raw_path, query = url, b""
         else:
-            try:
-                parsed = httptools.parse_url(url)
-            except httptools.HttpParserInvalidURLError:
-                raise RequestRejected(400, "Bad Request: invalid request target") from None
-            if url[:1] != b"/" and not parsed.schema:
-                raise RequestRejected(400, "Bad Request: invalid request target")
-            raw_path, query = parsed.path or b"/", parsed.query or b""
+            raw_path, query = self._unusual_target(url)
         path = raw_path.decode("ascii")
         if "%" in path:
             path = unquote(path)
-        headers = self._headers
-        keep_alive = parser.should_keep_alive() and not self._stopping
-        if self._transfer_encoding is not None and version == "1.0":
-            keep_alive = False  # RFC 9112 section 6.1: its framing is suspect, close after it
-        length = self._content_length
-        if length is not None and self._limit_body is not None and int(length) > self._limit_body:
-            raise RequestRejected(413, "Content Too Large")
-        limit = self._limit_concurrency
-        if limit is not None and (
-            len(self.state.connections) > limit or len(self.state.tasks) >= limit
-        ):
-            raise RequestRejected(503, "Service Unavailable")
+        if self._limit_concurrency is not None:
+            self._check_concurrency()
         scope = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.5"},
@@ -370,43 +382,101 @@ class HTTP1Protocol(asyncio.Protocol):
             "scheme": self.scheme,
             "method": method,
             "root_path": self.root_path,
-            "path": self.root_path + path,
-            "raw_path": self.root_path_raw + raw_path,
+            "path": path,
+            "raw_path": raw_path,
             "query_string": query,
-            "headers": headers,
+            "headers": self._headers,
             "state": self.app_state.copy(),
             "extensions": {"http.response.pathsend": {}},
         }
-        if self.trusted_proxy:
-            apply_proxy_headers(scope, self.config.trusted_proxies)
-        cycle = HTTPCycle(scope, self, keep_alive)
+        if self.root_path:
+            scope["path"] = self.root_path + path
+            scope["raw_path"] = self.root_path_raw + raw_path
+        cycle = HTTPCycle(scope, self, parser.should_keep_alive())
+        if self._special:
+            self._prepare_body(cycle, version)
+        self._receiving = cycle
+        self._pending.append(cycle)
+
+    def _check_version_and_host(self, version: str) -> None:
+        if version not in ("1.1", "1.0"):
+            raise RequestRejected(505, "HTTP Version Not Supported")  # or 400: data_received
+        if self._hosts > 1 or (self._hosts == 0 and version == "1.1"):
+            raise RequestRejected(400, "Bad Request: exactly one Host header is required")
+
+    def _check_head_limits(self) -> None:
+        """The head may be over a limit: measure it exactly (rare: big heads only)."""
+        if len(self._url) > self._limit_line:
+            raise RequestRejected(414, "URI Too Long")
+        headers = self._headers
+        size = sum(len(name) + len(value) + 4 for name, value in headers)
+        if len(headers) > self._limit_fields or size > self._limit_head:
+            raise RequestRejected(431, "Request Header Fields Too Large")
+
+    def _unusual_method(self) -> str:
+        method = self.parser.get_method()
+        if method == b"CONNECT":
+            raise RequestRejected(501, "CONNECT is not supported")
+        return method.decode("ascii")
+
+    def _unusual_target(self, url: bytes) -> tuple[bytes, bytes]:
+        """``*``, absolute-form, or a path with a fragment: the slow, careful way."""
+        if url == b"*":
+            return url, b""
+        try:
+            parsed = httptools.parse_url(url)
+        except httptools.HttpParserInvalidURLError:
+            raise RequestRejected(400, "Bad Request: invalid request target") from None
+        if url[:1] != b"/" and not parsed.schema:
+            raise RequestRejected(400, "Bad Request: invalid request target")
+        return parsed.path or b"/", parsed.query or b""
+
+    def _prepare_body(self, cycle: HTTPCycle, version: str) -> None:
+        """Requests with a body, 100-continue or proxy headers: the less travelled path."""
+        if self._transfer_encoding is not None and version == "1.0":
+            cycle.keep_alive = False  # RFC 9112 section 6.1: its framing is suspect
+        length = self._content_length
+        if length is not None and self._limit_body is not None and int(length) > self._limit_body:
+            raise RequestRejected(413, "Content Too Large")
+        if self._forwarded and self.trusted_proxy:
+            apply_proxy_headers(cycle.scope, self.config.trusted_proxies)
         if self._expect_continue and version == "1.1":
             cycle.expect_continue = True
-        self._receiving = cycle
+        # Without content-length or transfer-encoding there is no body to wait for.
         self._body_received = 0
-        self._deadline = self.loop.time() + self.config.timeout_request_body
+        self._deadline = self.loop.time() + self._timeout_body
         self._deadline_reason = BODY
-        self._pending.append(cycle)
+
+    def _check_concurrency(self) -> None:
+        limit = self._limit_concurrency
+        if len(self.state.connections) > limit or len(self.state.tasks) >= limit:  # type: ignore[operator]
+            raise RequestRejected(503, "Service Unavailable")
 
     def on_body(self, body: bytes) -> None:
         cycle = self._receiving
         if cycle is None:
             return
-        self._body_received += len(body)
-        if self._limit_body is not None and self._body_received > self._limit_body:
-            raise RequestRejected(413, "Content Too Large")
+        if self._limit_body is not None:
+            self._body_received += len(body)
+            if self._body_received > self._limit_body:
+                raise RequestRejected(413, "Content Too Large")
         if cycle.response_complete or cycle.disconnected:
             # The app answered without reading everything; drop the rest.
             self._discarded += len(body)
             if self._discarded > MAX_DISCARD:
                 self._close()
             return
-        cycle.feed_body(body)
+        chunks = cycle.body
+        if chunks is None:
+            cycle.body = [body]
+        else:
+            chunks.append(body)
+        cycle.body_size += len(body)
+        if cycle.waiter is not None:
+            cycle._wake()
         if cycle.body_size > BODY_HIGH_WATER and cycle is self._active:
             cycle.read_paused = True
             self._pause_reading()
-        else:
-            self._deadline = self.loop.time() + self.config.timeout_request_body
 
     def on_message_complete(self) -> None:
         cycle = self._receiving
@@ -414,7 +484,9 @@ class HTTP1Protocol(asyncio.Protocol):
         self._deadline = INFINITY
         self._deadline_reason = NONE
         if cycle is not None:
-            cycle.end_body()
+            cycle.body_complete = True
+            if cycle.waiter is not None:
+                cycle._wake()
             self._discarded = 0
             if cycle.response_complete and cycle is not self._active and not self._pending:
                 # The response went out before the body finished arriving.
@@ -423,18 +495,20 @@ class HTTP1Protocol(asyncio.Protocol):
     # -- running requests ----------------------------------------------------------
 
     def _start_next(self) -> None:
-        while self._active is None and self._pending and not self._closing:
-            item = self._pending.popleft()
-            if isinstance(item, RequestRejected):
+        pending = self._pending
+        while self._active is None and pending and not self._closing:
+            item = pending.popleft()
+            if type(item) is not HTTPCycle:
                 self._write_rejection(item)
                 return
             self._active = item
             self.state.total_requests += 1
-            item.start_time = self.loop.time()
-            task = self.loop.create_task(item.run(self.app))
-            self.state.tasks.add(task)
-            task.add_done_callback(self.state.tasks.discard)
-        if self._pending or self._stopping:
+            if self._access_log:
+                item.start_time = self.loop.time()
+            # The cycle removes its task from the set itself when the app returns.
+            item.task = task = self._create_task(item.run(self.app, self._tasks))
+            self._tasks.add(task)
+        if pending or self._stopping:
             self._pause_reading()
         elif self._read_paused and not (self._active and self._active.read_paused):
             self._resume_reading()
@@ -481,9 +555,9 @@ class HTTP1Protocol(asyncio.Protocol):
     ) -> asyncio.Future[None] | None:
         if self._closing:
             return None
-        keep_alive = cycle.keep_alive and not (self._stopping and not self._pending)
-        if not cycle.body_complete and cycle.expect_continue:
-            keep_alive = False  # the client may never send the body we did not ask for
+        keep_alive = cycle.keep_alive
+        if keep_alive and (self._stopping or cycle.expect_continue):
+            keep_alive = self._still_keep_alive(cycle)
         scope = cycle.scope
         head, mode, length, keep_alive = frame_head(
             status,
@@ -497,22 +571,32 @@ class HTTP1Protocol(asyncio.Protocol):
         )
         self._body_mode = mode
         self._response_keep_alive = keep_alive
-        self._length_left = length if mode == LENGTH else None
-        if mode == CHUNKED:
-            data = b"%s%x\r\n%s\r\n" % (head, len(body), body) if body else head
-            # Chunked but complete at once: the app sent its own transfer-encoding header.
-            self.transport.write(data if more_body else data + b"0\r\n\r\n")
-        elif mode == NO_BODY or not body:
-            self.transport.write(head)
-        else:
-            self._count_body(len(body))
+        if mode == LENGTH:
+            self._length_left = length - len(body)  # type: ignore[operator]
             if len(body) < 32768:
                 self.transport.write(head + body)
             else:
                 self.transport.writelines((head, body))
+        else:
+            self._length_left = None
+            if mode == CHUNKED:
+                data = b"%s%x\r\n%s\r\n" % (head, len(body), body) if body else head
+                # Chunked but complete at once: the app sent its own transfer-encoding header.
+                self.transport.write(data if more_body else data + b"0\r\n\r\n")
+            elif mode == NO_BODY or not body:
+                self.transport.write(head)
+            else:
+                self.transport.writelines((head, body))  # CLOSE: HTTP/1.0, ends with the connection
         if not more_body:
             self._response_done(cycle)
         return self._wait_writable() if self._write_paused else None
+
+    def _still_keep_alive(self, cycle: HTTPCycle) -> bool:
+        """May the connection stay open after this response?  (Shutdown or 100-continue.)"""
+        if self._stopping and not self._pending:
+            return False
+        # A client told to wait for 100 Continue may never send the body we did not ask for.
+        return cycle.body_complete or not cycle.expect_continue
 
     def send_body(
         self, cycle: HTTPCycle, body: bytes, more_body: bool
@@ -554,29 +638,34 @@ class HTTP1Protocol(asyncio.Protocol):
         self._close()
 
     def _response_done(self, cycle: HTTPCycle) -> None:
+        self._active = None
         if self._length_left:
             logger.error("Response content shorter than Content-Length; closing the connection.")
             self._response_keep_alive = False
-        if self.state.access_log:
+        if self._access_log:
             log_access(cycle, self.loop.time())
-        self._active = None
         if not self._response_keep_alive:
             self._close()
-            return
-        if self._pending:
+        elif self._pending:
             self._start_next()
-        elif cycle.body_complete:
-            self._idle()
-        else:
+        elif not cycle.body_complete:
             # Let the parser run through the unread body (discarding it) before idling.
             self._resume_reading()
+        elif self._stopping:
+            self._close()
+        else:
+            if self._deadline_reason != HEAD:  # else the next head is arriving, on its own deadline
+                self._deadline = self.loop.time() + self._timeout_keep_alive
+                self._deadline_reason = IDLE
+            if self._read_paused:
+                self._resume_reading()
 
     def _idle(self) -> None:
         if self._stopping:
             self._close()
             return
         if self._deadline_reason != HEAD:  # else the next head is arriving, on its own deadline
-            self._deadline = self.loop.time() + self.config.timeout_keep_alive
+            self._deadline = self.loop.time() + self._timeout_keep_alive
             self._deadline_reason = IDLE
         self._resume_reading()
 
