@@ -208,11 +208,8 @@ class HTTPCycle:
         if kind == "http.response.start":
             if self.response_started or self.disconnected:
                 self._refuse(kind)
-            status = message["status"]
-            if type(status) is not int or not 200 <= status <= 999:
-                # 1xx are interim: a client would go on waiting for the final response.
-                raise RuntimeError(f"ASGI: invalid response status {status!r}")
-            self.status = status
+            # The wire validates the status when it renders it (and caches what it validated).
+            self.status = message["status"]
             self.response_headers = message.get("headers", ())
             self.response_started = True
             return self.wire.done

@@ -41,8 +41,11 @@ _invalid_value = _INVALID_VALUE.search
 
 
 def status_line(status: int) -> bytes:
+    """``HTTP/1.1 200 OK\r\n``; refuses what is not a final status (1xx are interim)."""
     line = _STATUS_LINES.get(status)
     if line is None:
+        if type(status) is not int or not 200 <= status <= 999:
+            raise RuntimeError(f"ASGI: invalid response status {status!r}")
         try:
             phrase = _PHRASES.get(status) or http.HTTPStatus(status).phrase
         except ValueError:

@@ -1,4 +1,5 @@
-"""HTTP/1.1 on the wire: httptools (llhttp) parses requests; ``h1_framing`` frames responses.
+"""HTTP/1.1 connections: ``h1_parsing`` turns bytes into requests, ``h1_framing`` frames
+responses, and this module runs the requests in between.
 
 A connection moves through these states, recorded in ``_deadline_reason`` so
 that the server's one-second tick can enforce every timeout without a timer
@@ -26,14 +27,13 @@ import asyncio
 import collections
 import logging
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 import httptools
 
 from ..logs import log_access
-from ..proxy import apply_proxy_headers
-from .cycle import BODY_HIGH_WATER, HTTPCycle
+from .cycle import HTTPCycle
 from .h1_framing import CHUNKED, LENGTH, NO_BODY, error_response, frame_head
+from .h1_parsing import BODY, HEAD, IDLE, INFINITY, RequestParsing, RequestRejected
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -41,73 +41,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("aster.error")
 
-# Why the connection's deadline is set: what to do when the tick finds it passed.
-IDLE, HEAD, BODY, NONE = 0, 1, 2, 3
-INFINITY = float("inf")
 
-#: Unread request body we are willing to read and discard to keep a connection alive.
-MAX_DISCARD = 1 << 20
+class HTTP1Protocol(RequestParsing, asyncio.Protocol):
+    """One HTTP/1.1 connection: parsing (``RequestParsing``), cycles, framing, timeouts."""
 
-#: Request headers that need more than being passed on; rare enough to handle off the hot path.
-_SPECIAL_HEADERS = frozenset(
-    (
-        b"expect",
-        b"content-length",
-        b"transfer-encoding",
-        b"forwarded",
-        b"x-forwarded-for",
-        b"x-forwarded-proto",
-        b"x-forwarded-host",
-    )
-)
-_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
-
-
-class RequestRejected(Exception):
-    """Raised inside parser callbacks: answer with ``status`` and close the connection."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-
-
-class _DeclinedUpgradeBody:
-    """Parser callbacks that hide a synthetic head, then forward everything to the protocol.
-
-    See ``HTTP1Protocol._after_upgrade``: the body after the synthetic head
-    belongs to the declined upgrade request, the messages after it are ordinary.
-    """
-
-    def __init__(self, protocol: HTTP1Protocol) -> None:
-        self.protocol = protocol
-        self.primed = True
-
-    def on_message_begin(self) -> None:
-        if not self.primed:
-            self.protocol.on_message_begin()
-
-    def on_url(self, url: bytes) -> None:
-        if not self.primed:
-            self.protocol.on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if not self.primed:
-            self.protocol.on_header(name, value)
-
-    def on_headers_complete(self) -> None:
-        if not self.primed:
-            self.protocol.on_headers_complete()
-
-    def on_body(self, body: bytes) -> None:
-        self.protocol.on_body(body)
-
-    def on_message_complete(self) -> None:
-        self.primed = False
-        self.protocol.on_message_complete()
-
-
-class HTTP1Protocol(asyncio.Protocol):
     def __init__(self, config: Config, state: ServerState, app_state: dict[str, Any]) -> None:
         self.config = config
         self.state = state
@@ -156,6 +93,9 @@ class HTTP1Protocol(asyncio.Protocol):
         self._limit_fields = config.limit_request_fields
         self._limit_head = config.limit_request_header_size
         self._limit_body = config.limit_request_body
+        # A head that arrived in fewer bytes than this is within every head limit: each
+        # header line takes at least 4 bytes ("a:\r\n"), so it cannot have too many either.
+        self._small_head = min(self._limit_line, self._limit_head, 4 * self._limit_fields)
         self._limit_concurrency = config.limit_concurrency
         self._timeout_head = config.timeout_request_head
         self._timeout_body = config.timeout_request_body
@@ -236,49 +176,6 @@ class HTTP1Protocol(asyncio.Protocol):
         if self._active is None and self._pending:
             self._start_next()
 
-    def _unsupported_version(self, data: bytes) -> bool:
-        """Did the request line name an HTTP version other than 1.x?  (Error path only.)
-
-        llhttp reads the version before failing on anything after it, and reads
-        a request line without any version ("GET /") as HTTP/0.9: only a line
-        that spelled out "HTTP/0.9" gets a 505, a missing version is a 400.
-        """
-        version = self.parser.get_http_version()
-        if version == "0.9":
-            return b" HTTP/0.9" in data
-        return version not in ("0.0", "1.0", "1.1")
-
-    def _after_upgrade(self, data: bytes, exc: httptools.HttpParserUpgrade) -> None:
-        """llhttp stops after the head of an Upgrade request; we decline and serve plain HTTP.
-
-        llhttp has reported that request complete without reading its body, so
-        a body (Java and Ktor clients offer ``Upgrade: h2c`` on POSTs) would be
-        parsed as the next request.  It goes through a parser primed with a
-        head that frames it the same way, which then carries on with the
-        requests that follow.
-        """
-        rest = data[exc.args[0] :] if exc.args and isinstance(exc.args[0], int) else b""
-        cycle = self._pending[-1] if self._pending else None  # the upgrade request's
-        te = length = None
-        if self._special:
-            te, length = self._transfer_encoding, self._content_length
-        if isinstance(cycle, HTTPCycle) and (te is not None or (length and int(length))):
-            cycle.body_complete = False
-            self._receiving = cycle
-            self._body_received = 0
-            self._deadline = self.loop.time() + self.config.timeout_request_body
-            self._deadline_reason = BODY
-            if te is not None:
-                framing = b"transfer-encoding: " + te
-            else:
-                framing = b"content-length: " + length  # type: ignore[operator]
-            rest = b"PUT / HTTP/1.1\r\n" + framing + b"\r\n\r\n" + rest
-            self.parser = httptools.HttpRequestParser(_DeclinedUpgradeBody(self))
-        else:
-            self.parser = httptools.HttpRequestParser(self)
-        if rest:
-            self.data_received(rest)
-
     def pause_writing(self) -> None:
         self._write_paused = True
 
@@ -311,186 +208,6 @@ class HTTP1Protocol(asyncio.Protocol):
                 self._deadline = self.loop.time() + self.config.timeout_request_head
             elif self._deadline_reason == BODY:
                 self._deadline = self.loop.time() + self.config.timeout_request_body
-
-    # -- httptools callbacks -------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        self._url = b""
-        self._headers = []
-        self._head_bytes = 0
-        self._hosts = 0
-        self._special = False
-        self._deadline = self.loop.time() + self._timeout_head
-        self._deadline_reason = HEAD
-
-    def on_url(self, url: bytes) -> None:
-        self._url += url  # its length is checked with the other head limits
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        name = name.lower()
-        # llhttp drops leading whitespace only; trailing OWS is not part of the value either.
-        value = value.rstrip(b" \t")
-        self._headers.append((name, value))
-        if name == b"host":
-            self._hosts += 1
-        elif name in _SPECIAL_HEADERS:
-            self._note_special(name, value)
-
-    def _note_special(self, name: bytes, value: bytes) -> None:
-        if not self._special:
-            self._special = True
-            self._expect_continue = self._forwarded = False
-            self._content_length = self._transfer_encoding = None
-        if name == b"expect":
-            self._expect_continue = value.lower() == b"100-continue"
-        elif name == b"content-length":
-            self._content_length = value
-        elif name == b"transfer-encoding":
-            te = self._transfer_encoding
-            self._transfer_encoding = value if te is None else te + b", " + value
-        else:
-            self._forwarded = True
-
-    def on_headers_complete(self) -> None:
-        url = self._url
-        if (
-            len(url) > self._limit_line
-            or len(self._headers) > self._limit_fields
-            or self._head_bytes + self._chunk_size > self._limit_head
-        ):
-            self._check_head_limits()
-        parser = self.parser
-        version = parser.get_http_version()
-        if version != "1.1" or self._hosts != 1:
-            self._check_version_and_host(version)
-        method = _METHODS.get(parser.get_method()) or self._unusual_method()
-        if url[0] == 47 and url.find(b"#") < 0:  # origin-form: "/path?query"
-            raw_path, _, query = url.partition(b"?")
-        else:
-            raw_path, query = self._unusual_target(url)
-        path = raw_path.decode("ascii")
-        if "%" in path:
-            path = unquote(path)
-        if self._limit_concurrency is not None:
-            self._check_concurrency()
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.5"},
-            "http_version": version,
-            "server": self.server,
-            "client": self.client,
-            "scheme": self.scheme,
-            "method": method,
-            "root_path": self.root_path,
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": query,
-            "headers": self._headers,
-            "state": self.app_state.copy(),
-            "extensions": {"http.response.pathsend": {}},
-        }
-        if self.root_path:
-            scope["path"] = self.root_path + path
-            scope["raw_path"] = self.root_path_raw + raw_path
-        cycle = HTTPCycle(scope, self, parser.should_keep_alive())
-        if self._special:
-            self._prepare_body(cycle, version)
-        self._receiving = cycle
-        self._pending.append(cycle)
-
-    def _check_version_and_host(self, version: str) -> None:
-        if version not in ("1.1", "1.0"):
-            raise RequestRejected(505, "HTTP Version Not Supported")  # or 400: data_received
-        if self._hosts > 1 or (self._hosts == 0 and version == "1.1"):
-            raise RequestRejected(400, "Bad Request: exactly one Host header is required")
-
-    def _check_head_limits(self) -> None:
-        """The head may be over a limit: measure it exactly (rare: big heads only)."""
-        if len(self._url) > self._limit_line:
-            raise RequestRejected(414, "URI Too Long")
-        headers = self._headers
-        size = sum(len(name) + len(value) + 4 for name, value in headers)
-        if len(headers) > self._limit_fields or size > self._limit_head:
-            raise RequestRejected(431, "Request Header Fields Too Large")
-
-    def _unusual_method(self) -> str:
-        method = self.parser.get_method()
-        if method == b"CONNECT":
-            raise RequestRejected(501, "CONNECT is not supported")
-        return method.decode("ascii")
-
-    def _unusual_target(self, url: bytes) -> tuple[bytes, bytes]:
-        """``*``, absolute-form, or a path with a fragment: the slow, careful way."""
-        if url == b"*":
-            return url, b""
-        try:
-            parsed = httptools.parse_url(url)
-        except httptools.HttpParserInvalidURLError:
-            raise RequestRejected(400, "Bad Request: invalid request target") from None
-        if url[:1] != b"/" and not parsed.schema:
-            raise RequestRejected(400, "Bad Request: invalid request target")
-        return parsed.path or b"/", parsed.query or b""
-
-    def _prepare_body(self, cycle: HTTPCycle, version: str) -> None:
-        """Requests with a body, 100-continue or proxy headers: the less travelled path."""
-        if self._transfer_encoding is not None and version == "1.0":
-            cycle.keep_alive = False  # RFC 9112 section 6.1: its framing is suspect
-        length = self._content_length
-        if length is not None and self._limit_body is not None and int(length) > self._limit_body:
-            raise RequestRejected(413, "Content Too Large")
-        if self._forwarded and self.trusted_proxy:
-            apply_proxy_headers(cycle.scope, self.config.trusted_proxies)
-        if self._expect_continue and version == "1.1":
-            cycle.expect_continue = True
-        # Without content-length or transfer-encoding there is no body to wait for.
-        self._body_received = 0
-        self._deadline = self.loop.time() + self._timeout_body
-        self._deadline_reason = BODY
-
-    def _check_concurrency(self) -> None:
-        limit = self._limit_concurrency
-        if len(self.state.connections) > limit or len(self.state.tasks) >= limit:  # type: ignore[operator]
-            raise RequestRejected(503, "Service Unavailable")
-
-    def on_body(self, body: bytes) -> None:
-        cycle = self._receiving
-        if cycle is None:
-            return
-        if self._limit_body is not None:
-            self._body_received += len(body)
-            if self._body_received > self._limit_body:
-                raise RequestRejected(413, "Content Too Large")
-        if cycle.response_complete or cycle.disconnected:
-            # The app answered without reading everything; drop the rest.
-            self._discarded += len(body)
-            if self._discarded > MAX_DISCARD:
-                self._close()
-            return
-        chunks = cycle.body
-        if chunks is None:
-            cycle.body = [body]
-        else:
-            chunks.append(body)
-        cycle.body_size += len(body)
-        if cycle.waiter is not None:
-            cycle._wake()
-        if cycle.body_size > BODY_HIGH_WATER and cycle is self._active:
-            cycle.read_paused = True
-            self._pause_reading()
-
-    def on_message_complete(self) -> None:
-        cycle = self._receiving
-        self._receiving = None
-        self._deadline = INFINITY
-        self._deadline_reason = NONE
-        if cycle is not None:
-            cycle.body_complete = True
-            if cycle.waiter is not None:
-                cycle._wake()
-            self._discarded = 0
-            if cycle.response_complete and cycle is not self._active and not self._pending:
-                # The response went out before the body finished arriving.
-                self._idle()
 
     # -- running requests ----------------------------------------------------------
 
@@ -573,7 +290,7 @@ class HTTP1Protocol(asyncio.Protocol):
         self._response_keep_alive = keep_alive
         if mode == LENGTH:
             self._length_left = length - len(body)  # type: ignore[operator]
-            if len(body) < 32768:
+            if len(body) < 4096:  # else writelines: uvloop sends both with one writev, no copy
                 self.transport.write(head + body)
             else:
                 self.transport.writelines((head, body))
