@@ -1,4 +1,4 @@
-"""HTTP/1.1 response framing: status lines, header validation, and how a body is delimited.
+"""HTTP/1.1 responses to bytes: status lines, header validation, and how a body is delimited.
 
 Everything here runs before a byte of the response is written, so an app that
 sends a bad header (CR/LF/NUL in a value, a bad name, a bad content-length)
@@ -12,9 +12,16 @@ the server writes its own, so they always agree with what goes on the wire.
 
 from __future__ import annotations
 
+import asyncio
 import http
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import collections
+
+    from ..state import ServerState
+    from .cycle import HTTPCycle
 
 #: How a response body is delimited: none at all, chunked, by content-length, by the close.
 NO_BODY, CHUNKED, LENGTH, CLOSE = 0, 1, 2, 3
@@ -64,76 +71,151 @@ def _name_kind(name: bytes) -> int:
     return kind
 
 
-def frame_head(
-    status: int,
-    headers: Any,
-    default_headers: bytes,
-    body: bytes,
-    more_body: bool,
-    head_request: bool,
-    http_10: bool,
-    keep_alive: bool,
-) -> tuple[bytes, int, int | None, bool]:
-    """Render the response head; return it with the body mode, content-length and keep-alive.
+class ResponseFraming:
+    """The response half of :class:`~.http1.HTTP1Protocol`: the ``Wire`` methods that write.
 
-    ``body`` is the first body chunk and ``more_body`` whether others follow:
-    a response sent in one piece gets a content-length, a streamed one is
-    chunked (HTTP/1.1) or ends with the connection (HTTP/1.0).
+    ``start_response`` renders the head and decides the framing in one pass over
+    the app's headers: one cached dict lookup per header name validates it and
+    says whether it is a framing header.
     """
-    parts = [_STATUS_LINES.get(status) or status_line(status), default_headers]
-    extend = parts.extend
-    content_length = None
-    stream = more_body
-    kinds = _name_kinds
-    invalid_value = _invalid_value
-    for name, value in headers:
-        kind = kinds.get(name)
-        if kind is None:
-            kind = _name_kind(name)
-        if invalid_value(value):
-            raise RuntimeError(f"invalid response header value {value!r} for {name!r}")
-        if not kind:
-            extend((name, b": ", value, b"\r\n"))
-        elif kind == _CONTENT_LENGTH:
-            if not value.isdigit():
-                raise RuntimeError(f"invalid content-length {value!r}")
-            if status >= 200 and status != 204:  # RFC 9110 section 8.6: never on 1xx or 204
-                content_length = int(value)
+
+    # State owned by HTTP1Protocol.__init__, declared here for the type checker.
+    state: ServerState
+    transport: asyncio.Transport
+    _pending: collections.deque[Any]
+    _closing: bool
+    _stopping: bool
+    _write_paused: bool
+    _body_mode: int
+    _length_left: int | None
+    _response_keep_alive: bool
+
+    if TYPE_CHECKING:  # provided by HTTP1Protocol
+
+        def _response_done(self, cycle: HTTPCycle) -> None: ...
+        def _wait_writable(self) -> asyncio.Future[None]: ...
+
+    def start_response(
+        self, cycle: HTTPCycle, status: int, headers: Any, body: bytes, more_body: bool
+    ) -> asyncio.Future[None] | None:
+        """Emit the head with the first body chunk (one write); refuse a bad head first.
+
+        A response sent in one piece gets a content-length, a streamed one is
+        chunked (HTTP/1.1) or ends with the connection (HTTP/1.0).
+        """
+        if self._closing:
+            return None
+        keep_alive = cycle.keep_alive
+        if keep_alive and (self._stopping or cycle.expect_continue):
+            keep_alive = self._still_keep_alive(cycle)
+        scope = cycle.scope
+        head_request = scope["method"] == "HEAD"
+        http_10 = scope["http_version"] == "1.0"
+        parts = [_STATUS_LINES.get(status) or status_line(status), self.state.default_headers]
+        extend = parts.extend
+        content_length = None
+        stream = more_body
+        kinds = _name_kinds
+        invalid_value = _invalid_value
+        for name, value in headers:
+            kind = kinds.get(name)
+            if kind is None:
+                kind = _name_kind(name)
+            if invalid_value(value):
+                raise RuntimeError(f"invalid response header value {value!r} for {name!r}")
+            if not kind:
                 extend((name, b": ", value, b"\r\n"))
-        elif kind == _TRANSFER_ENCODING:
-            stream = True
-        elif value.lower().find(b"close") >= 0:
+            elif kind == _CONTENT_LENGTH:
+                if not value.isdigit():
+                    raise RuntimeError(f"invalid content-length {value!r}")
+                if status >= 200 and status != 204:  # RFC 9110 section 8.6: never on 1xx or 204
+                    content_length = int(value)
+                    extend((name, b": ", value, b"\r\n"))
+            elif kind == _TRANSFER_ENCODING:
+                stream = True
+            elif value.lower().find(b"close") >= 0:
+                keep_alive = False
+        if content_length is not None and status != 304:
+            # The common case: the app said how long its body is (1xx/204 never get here).
+            if head_request:
+                mode = NO_BODY
+            elif len(body) > content_length:
+                raise RuntimeError("response content longer than Content-Length")
+            else:
+                mode = LENGTH
+        elif status < 200 or status in NO_BODY_STATUSES:
+            mode = NO_BODY  # and no framing headers: there is no content to describe
+        elif not stream:
+            # Also for HEAD: the length a GET would have had (RFC 9110 section 9.3.2).
+            content_length = len(body)
+            extend((b"content-length: %d\r\n" % content_length,))
+            mode = NO_BODY if head_request else LENGTH
+        elif head_request:
+            mode = NO_BODY  # a streamed response to HEAD: length unknown, and no body follows
+        elif http_10:
+            mode = CLOSE
             keep_alive = False
-    if content_length is not None and status != 304:
-        # The common case: the app said how long its body is (1xx/204 never get here).
-        if head_request:
-            mode = NO_BODY
-        elif len(body) > content_length:
-            raise RuntimeError("response content longer than Content-Length")
         else:
-            mode = LENGTH
-    elif status < 200 or status in NO_BODY_STATUSES:
-        mode = NO_BODY  # and no framing headers: there is no content to describe
-    elif not stream:
-        # Also for HEAD: the length a GET would have had (RFC 9110 section 9.3.2).
-        content_length = len(body)
-        extend((b"content-length: %d\r\n" % content_length,))
-        mode = NO_BODY if head_request else LENGTH
-    elif head_request:
-        mode = NO_BODY  # a streamed response to HEAD: length unknown, and no body follows
-    elif http_10:
-        mode = CLOSE
-        keep_alive = False
-    else:
-        mode = CHUNKED
-        extend((b"transfer-encoding: chunked\r\n",))
-    if keep_alive and not http_10:
-        extend((b"\r\n",))
-    elif not keep_alive:
-        extend((b"connection: close\r\n\r\n",))
-    else:
-        extend((b"connection: keep-alive\r\n\r\n",))
-    return b"".join(parts), mode, content_length, keep_alive
+            mode = CHUNKED
+            extend((b"transfer-encoding: chunked\r\n",))
+        if keep_alive and not http_10:
+            extend((b"\r\n",))
+        elif not keep_alive:
+            extend((b"connection: close\r\n\r\n",))
+        else:
+            extend((b"connection: keep-alive\r\n\r\n",))
+        head = b"".join(parts)
+        # Everything is validated: from here on the response is on its way.
+        self._body_mode = mode
+        self._response_keep_alive = keep_alive
+        if mode == LENGTH:
+            self._length_left = content_length - len(body)  # type: ignore[operator]
+            if len(body) < 4096:  # else writelines: uvloop sends both with one writev, no copy
+                self.transport.write(head + body)
+            else:
+                self.transport.writelines((head, body))
+        else:
+            self._length_left = None
+            if mode == CHUNKED:
+                data = b"%s%x\r\n%s\r\n" % (head, len(body), body) if body else head
+                # Chunked but complete at once: the app sent its own transfer-encoding header.
+                self.transport.write(data if more_body else data + b"0\r\n\r\n")
+            elif mode == NO_BODY or not body:
+                self.transport.write(head)
+            else:
+                self.transport.writelines((head, body))  # CLOSE: HTTP/1.0, ends with the connection
+        if not more_body:
+            self._response_done(cycle)
+        return self._wait_writable() if self._write_paused else None
+
+    def _still_keep_alive(self, cycle: HTTPCycle) -> bool:
+        """May the connection stay open after this response?  (Shutdown or 100-continue.)"""
+        if self._stopping and not self._pending:
+            return False
+        # A client told to wait for 100 Continue may never send the body we did not ask for.
+        return cycle.body_complete or not cycle.expect_continue
+
+    def send_body(
+        self, cycle: HTTPCycle, body: bytes, more_body: bool
+    ) -> asyncio.Future[None] | None:
+        if self._closing:
+            return None
+        mode = self._body_mode
+        if mode == CHUNKED:
+            if body:
+                end = b"" if more_body else b"0\r\n\r\n"
+                self.transport.write(b"%x\r\n%s\r\n%s" % (len(body), body, end))
+            elif not more_body:
+                self.transport.write(b"0\r\n\r\n")
+        elif body and mode != NO_BODY:
+            if self._length_left is not None:
+                self._length_left -= len(body)
+                if self._length_left < 0:
+                    raise RuntimeError("response content longer than Content-Length")
+            self.transport.write(body)
+        if not more_body:
+            self._response_done(cycle)
+        return self._wait_writable() if self._write_paused else None
 
 
 def error_response(status: int, detail: str, default_headers: bytes) -> bytes:

@@ -32,7 +32,7 @@ import httptools
 
 from ..logs import log_access
 from .cycle import HTTPCycle
-from .h1_framing import CHUNKED, LENGTH, NO_BODY, error_response, frame_head
+from .h1_framing import NO_BODY, ResponseFraming, error_response
 from .h1_parsing import BODY, HEAD, IDLE, INFINITY, RequestParsing, RequestRejected
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("aster.error")
 
 
-class HTTP1Protocol(RequestParsing, asyncio.Protocol):
+class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
     """One HTTP/1.1 connection: parsing (``RequestParsing``), cycles, framing, timeouts."""
 
     def __init__(self, config: Config, state: ServerState, app_state: dict[str, Any]) -> None:
@@ -266,79 +266,6 @@ class HTTP1Protocol(RequestParsing, asyncio.Protocol):
         self._close()
 
     # -- the Wire interface used by HTTPCycle ------------------------------------------
-
-    def start_response(
-        self, cycle: HTTPCycle, status: int, headers: Any, body: bytes, more_body: bool
-    ) -> asyncio.Future[None] | None:
-        if self._closing:
-            return None
-        keep_alive = cycle.keep_alive
-        if keep_alive and (self._stopping or cycle.expect_continue):
-            keep_alive = self._still_keep_alive(cycle)
-        scope = cycle.scope
-        head, mode, length, keep_alive = frame_head(
-            status,
-            headers,
-            self.state.default_headers,
-            body,
-            more_body,
-            scope["method"] == "HEAD",
-            scope["http_version"] == "1.0",
-            keep_alive,
-        )
-        self._body_mode = mode
-        self._response_keep_alive = keep_alive
-        if mode == LENGTH:
-            self._length_left = length - len(body)  # type: ignore[operator]
-            if len(body) < 4096:  # else writelines: uvloop sends both with one writev, no copy
-                self.transport.write(head + body)
-            else:
-                self.transport.writelines((head, body))
-        else:
-            self._length_left = None
-            if mode == CHUNKED:
-                data = b"%s%x\r\n%s\r\n" % (head, len(body), body) if body else head
-                # Chunked but complete at once: the app sent its own transfer-encoding header.
-                self.transport.write(data if more_body else data + b"0\r\n\r\n")
-            elif mode == NO_BODY or not body:
-                self.transport.write(head)
-            else:
-                self.transport.writelines((head, body))  # CLOSE: HTTP/1.0, ends with the connection
-        if not more_body:
-            self._response_done(cycle)
-        return self._wait_writable() if self._write_paused else None
-
-    def _still_keep_alive(self, cycle: HTTPCycle) -> bool:
-        """May the connection stay open after this response?  (Shutdown or 100-continue.)"""
-        if self._stopping and not self._pending:
-            return False
-        # A client told to wait for 100 Continue may never send the body we did not ask for.
-        return cycle.body_complete or not cycle.expect_continue
-
-    def send_body(
-        self, cycle: HTTPCycle, body: bytes, more_body: bool
-    ) -> asyncio.Future[None] | None:
-        if self._closing:
-            return None
-        mode = self._body_mode
-        if mode == CHUNKED:
-            if body:
-                end = b"" if more_body else b"0\r\n\r\n"
-                self.transport.write(b"%x\r\n%s\r\n%s" % (len(body), body, end))
-            elif not more_body:
-                self.transport.write(b"0\r\n\r\n")
-        elif body and mode != NO_BODY:
-            self._count_body(len(body))
-            self.transport.write(body)
-        if not more_body:
-            self._response_done(cycle)
-        return self._wait_writable() if self._write_paused else None
-
-    def _count_body(self, size: int) -> None:
-        if self._length_left is not None:
-            self._length_left -= size
-            if self._length_left < 0:
-                raise RuntimeError("response content longer than Content-Length")
 
     def send_continue(self, cycle: HTTPCycle) -> None:
         if not self._closing:
