@@ -175,7 +175,7 @@ class RequestParsing:
             cycle.body_complete = False
             self._receiving = cycle
             self._body_received = 0
-            self._deadline = self.loop.time() + self.config.timeout_request_body
+            self._deadline = self.loop.time() + self._timeout_body
             self._deadline_reason = BODY
             if te is not None:
                 framing = b"transfer-encoding: " + te

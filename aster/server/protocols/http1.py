@@ -122,7 +122,7 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
             self.trusted_proxy = (
                 self.client[0] if self.client else None
             ) in self.config.trusted_proxies
-        self._deadline = self.loop.time() + self.config.timeout_keep_alive
+        self._deadline = self.loop.time() + self._timeout_keep_alive
         self._deadline_reason = IDLE
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -205,9 +205,9 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
             self._read_paused = False
             self.transport.resume_reading()
             if self._deadline_reason == HEAD:
-                self._deadline = self.loop.time() + self.config.timeout_request_head
+                self._deadline = self.loop.time() + self._timeout_head
             elif self._deadline_reason == BODY:
-                self._deadline = self.loop.time() + self.config.timeout_request_body
+                self._deadline = self.loop.time() + self._timeout_body
 
     # -- running requests ----------------------------------------------------------
 
@@ -273,7 +273,7 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
 
     def body_consumed(self, cycle: HTTPCycle) -> None:
         if cycle is self._active and not self._pending:
-            self._deadline = self.loop.time() + self.config.timeout_request_body
+            self._deadline = self.loop.time() + self._timeout_body
             self._resume_reading()
 
     def abort(self, cycle: HTTPCycle) -> None:
@@ -295,23 +295,19 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
         elif not cycle.body_complete:
             # Let the parser run through the unread body (discarding it) before idling.
             self._resume_reading()
-        elif self._stopping:
-            self._close()
         else:
-            if self._deadline_reason != HEAD:  # else the next head is arriving, on its own deadline
-                self._deadline = self.loop.time() + self._timeout_keep_alive
-                self._deadline_reason = IDLE
-            if self._read_paused:
-                self._resume_reading()
+            self._idle()
 
     def _idle(self) -> None:
+        """Nothing in flight: wait for the next request, for up to the keep-alive timeout."""
         if self._stopping:
             self._close()
             return
         if self._deadline_reason != HEAD:  # else the next head is arriving, on its own deadline
             self._deadline = self.loop.time() + self._timeout_keep_alive
             self._deadline_reason = IDLE
-        self._resume_reading()
+        if self._read_paused:
+            self._resume_reading()
 
     def _close(self) -> None:
         if not self._closing:
