@@ -1,0 +1,422 @@
+"""``APIRouter``: a group of path operations with shared prefix, tags, dependencies...
+
+The decorators (``@router.get(...)`` and friends) all go through
+``add_api_route``, which merges the router's own settings into the route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from enum import Enum
+from typing import Any
+
+from . import params, routing
+from .api_routing import (
+    APIRoute,
+    APIWebSocketRoute,
+    _first_limit,
+    _merge_lifespan_context,
+    _validate_max_body_size,
+)
+from .datastructures import Default, DefaultPlaceholder
+from .exceptions import FastAPIError
+from .responses import JSONResponse, Response
+from .types import ASGIApp, DecoratedCallable, Lifespan
+from .utils import generate_unique_id, get_value_or_default
+
+_METHOD_DEFAULTS: dict[str, Any] = {
+    "response_model": Default(None),
+    "status_code": None,
+    "tags": None,
+    "dependencies": None,
+    "summary": None,
+    "description": None,
+    "response_description": "Successful Response",
+    "responses": None,
+    "deprecated": None,
+    "operation_id": None,
+    "response_model_include": None,
+    "response_model_exclude": None,
+    "response_model_by_alias": True,
+    "response_model_exclude_unset": False,
+    "response_model_exclude_defaults": False,
+    "response_model_exclude_none": False,
+    "include_in_schema": True,
+    "response_class": Default(JSONResponse),
+    "name": None,
+    "callbacks": None,
+    "openapi_extra": None,
+    "generate_unique_id_function": Default(generate_unique_id),
+    "max_body_size": None,
+    "form_limits": None,
+}
+
+
+class APIRouter(routing.Router):
+    def __init__(
+        self,
+        *,
+        prefix: str = "",
+        tags: list[str | Enum] | None = None,
+        dependencies: Sequence[params.Depends] | None = None,
+        default_response_class: type[Response] = Default(JSONResponse),
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        callbacks: list[routing.BaseRoute] | None = None,
+        routes: list[routing.BaseRoute] | None = None,
+        redirect_slashes: bool = True,
+        default: ASGIApp | None = None,
+        dependency_overrides_provider: Any | None = None,
+        route_class: type[APIRoute] = APIRoute,
+        on_startup: Sequence[Callable[[], Any]] | None = None,
+        on_shutdown: Sequence[Callable[[], Any]] | None = None,
+        lifespan: Lifespan[Any] | None = None,
+        deprecated: bool | None = None,
+        include_in_schema: bool = True,
+        generate_unique_id_function: Callable[[APIRoute], str] = Default(generate_unique_id),
+        strict_content_type: bool | DefaultPlaceholder = Default(True),
+        max_body_size: int | None = None,
+        form_limits: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            routes=routes,
+            redirect_slashes=redirect_slashes,
+            default=default,
+            lifespan=lifespan,
+            on_startup=on_startup,
+            on_shutdown=on_shutdown,
+        )
+        if prefix:
+            assert prefix.startswith("/"), "A path prefix must start with '/'"
+            assert not prefix.endswith("/"), (
+                "A path prefix must not end with '/', as the routes will start with '/'"
+            )
+        _validate_max_body_size(max_body_size)
+        self.prefix = prefix
+        self.tags: list[str | Enum] = tags or []
+        self.dependencies = list(dependencies or [])
+        self.deprecated = deprecated
+        self.include_in_schema = include_in_schema
+        self.responses = responses or {}
+        self.callbacks = callbacks or []
+        self.dependency_overrides_provider = dependency_overrides_provider
+        self.route_class = route_class
+        self.default_response_class = default_response_class
+        self.generate_unique_id_function = generate_unique_id_function
+        self.strict_content_type = strict_content_type
+        self.max_body_size = max_body_size
+        self.form_limits = dict(form_limits or {})
+
+    # -- adding routes -------------------------------------------------------------------
+
+    def add_api_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        response_model: Any = Default(None),
+        status_code: int | None = None,
+        tags: list[str | Enum] | None = None,
+        dependencies: Sequence[params.Depends] | None = None,
+        summary: str | None = None,
+        description: str | None = None,
+        response_description: str = "Successful Response",
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        deprecated: bool | None = None,
+        methods: set[str] | list[str] | None = None,
+        operation_id: str | None = None,
+        response_model_include: Any = None,
+        response_model_exclude: Any = None,
+        response_model_by_alias: bool = True,
+        response_model_exclude_unset: bool = False,
+        response_model_exclude_defaults: bool = False,
+        response_model_exclude_none: bool = False,
+        include_in_schema: bool = True,
+        response_class: type[Response] | DefaultPlaceholder = Default(JSONResponse),
+        name: str | None = None,
+        route_class_override: type[APIRoute] | None = None,
+        callbacks: list[routing.BaseRoute] | None = None,
+        openapi_extra: dict[str, Any] | None = None,
+        generate_unique_id_function: Callable[[APIRoute], str] | DefaultPlaceholder = Default(
+            generate_unique_id
+        ),
+        strict_content_type: bool | DefaultPlaceholder = Default(True),
+        max_body_size: int | None = None,
+        form_limits: dict[str, Any] | None = None,
+    ) -> None:
+        route_class = route_class_override or self.route_class
+        tags_ = [*self.tags, *(tags or [])]
+        dependencies_ = [*self.dependencies, *(dependencies or [])]
+        callbacks_ = [*self.callbacks, *(callbacks or [])]
+        route = route_class(
+            self.prefix + path,
+            endpoint=endpoint,
+            response_model=response_model,
+            status_code=status_code,
+            tags=tags_,
+            dependencies=dependencies_,
+            summary=summary,
+            description=description,
+            response_description=response_description,
+            responses={**self.responses, **(responses or {})},
+            deprecated=deprecated or self.deprecated,
+            methods=methods,
+            operation_id=operation_id,
+            response_model_include=response_model_include,
+            response_model_exclude=response_model_exclude,
+            response_model_by_alias=response_model_by_alias,
+            response_model_exclude_unset=response_model_exclude_unset,
+            response_model_exclude_defaults=response_model_exclude_defaults,
+            response_model_exclude_none=response_model_exclude_none,
+            include_in_schema=include_in_schema and self.include_in_schema,
+            response_class=get_value_or_default(response_class, self.default_response_class),
+            name=name,
+            dependency_overrides_provider=self.dependency_overrides_provider,
+            callbacks=callbacks_,
+            openapi_extra=openapi_extra,
+            generate_unique_id_function=get_value_or_default(
+                generate_unique_id_function, self.generate_unique_id_function
+            ),
+            strict_content_type=get_value_or_default(strict_content_type, self.strict_content_type),
+            max_body_size=_first_limit(max_body_size, self.max_body_size),
+            form_limits={**self.form_limits, **(form_limits or {})} or None,
+        )
+        self.routes.append(route)
+
+    def api_route(
+        self, path: str, *, methods: list[str] | None = None, **kwargs: Any
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
+            self.add_api_route(path, func, methods=methods, **kwargs)
+            return func
+
+        return decorator
+
+    def _method(self, method: str, path: str, kwargs: dict[str, Any]) -> Any:
+        unknown = set(kwargs) - set(_METHOD_DEFAULTS)
+        if unknown:
+            raise TypeError(
+                f"{method.lower()}() got unexpected keyword argument(s): {sorted(unknown)}"
+            )
+        return self.api_route(path, methods=[method], **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self._method("GET", path, kwargs)  # type: ignore[no-any-return]
+
+    def put(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self._method("PUT", path, kwargs)  # type: ignore[no-any-return]
+
+    def post(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self._method("POST", path, kwargs)  # type: ignore[no-any-return]
+
+    def delete(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self._method("DELETE", path, kwargs)  # type: ignore[no-any-return]
+
+    def options(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self._method("OPTIONS", path, kwargs)  # type: ignore[no-any-return]
+
+    def head(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self._method("HEAD", path, kwargs)  # type: ignore[no-any-return]
+
+    def patch(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self._method("PATCH", path, kwargs)  # type: ignore[no-any-return]
+
+    def trace(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self._method("TRACE", path, kwargs)  # type: ignore[no-any-return]
+
+    def add_api_websocket_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        name: str | None = None,
+        *,
+        dependencies: Sequence[params.Depends] | None = None,
+    ) -> None:
+        self.routes.append(
+            APIWebSocketRoute(
+                self.prefix + path,
+                endpoint=endpoint,
+                name=name,
+                dependencies=[*self.dependencies, *(dependencies or [])],
+                dependency_overrides_provider=self.dependency_overrides_provider,
+            )
+        )
+
+    def websocket(
+        self,
+        path: str,
+        name: str | None = None,
+        *,
+        dependencies: Sequence[params.Depends] | None = None,
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
+            self.add_api_websocket_route(path, func, name=name, dependencies=dependencies)
+            return func
+
+        return decorator
+
+    def websocket_route(
+        self, path: str, name: str | None = None
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
+            self.add_websocket_route(path, func, name=name)
+            return func
+
+        return decorator
+
+    def route(
+        self,
+        path: str,
+        methods: list[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
+            self.add_route(
+                path, func, methods=methods, name=name, include_in_schema=include_in_schema
+            )
+            return func
+
+        return decorator
+
+    # -- including other routers -------------------------------------------------------------
+
+    def include_router(
+        self,
+        router: APIRouter,
+        *,
+        prefix: str = "",
+        tags: list[str | Enum] | None = None,
+        dependencies: Sequence[params.Depends] | None = None,
+        default_response_class: type[Response] = Default(JSONResponse),
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        callbacks: list[routing.BaseRoute] | None = None,
+        deprecated: bool | None = None,
+        include_in_schema: bool = True,
+        generate_unique_id_function: Callable[[APIRoute], str] = Default(generate_unique_id),
+        max_body_size: int | None = None,
+        form_limits: dict[str, Any] | None = None,
+    ) -> None:
+        assert self is not router, (
+            "Cannot include the same APIRouter instance into itself. "
+            "Did you mean to include a different router?"
+        )
+        _validate_max_body_size(max_body_size)
+        if prefix:
+            assert prefix.startswith("/"), "A path prefix must start with '/'"
+            assert not prefix.endswith("/"), (
+                "A path prefix must not end with '/', as the routes will start with '/'"
+            )
+        else:
+            for route in router.routes:
+                path = getattr(route, "path", None)
+                if path is not None and not path:
+                    name = getattr(route, "name", "unknown")
+                    raise FastAPIError(
+                        f"Prefix and path cannot be both empty (path operation: {name})"
+                    )
+        for route in router.routes:
+            self._include_route(
+                route,
+                router,
+                prefix=prefix,
+                tags=tags,
+                dependencies=dependencies,
+                default_response_class=default_response_class,
+                responses=responses,
+                callbacks=callbacks,
+                deprecated=deprecated,
+                include_in_schema=include_in_schema,
+                generate_unique_id_function=generate_unique_id_function,
+                max_body_size=max_body_size,
+                form_limits=form_limits,
+            )
+        for handler in router.on_startup:
+            self.add_event_handler("startup", handler)
+        for handler in router.on_shutdown:
+            self.add_event_handler("shutdown", handler)
+        self.lifespan_context = _merge_lifespan_context(
+            self.lifespan_context, router.lifespan_context
+        )
+
+    def _include_route(
+        self, route: routing.BaseRoute, router: APIRouter, *, prefix: str, **options: Any
+    ) -> None:
+        if isinstance(route, APIRoute):
+            self.add_api_route(
+                prefix + route.path,
+                route.endpoint,
+                response_model=route.response_model,
+                status_code=route.status_code,
+                tags=[*(options["tags"] or []), *route.tags],
+                dependencies=[*(options["dependencies"] or []), *route.dependencies],
+                summary=route.summary,
+                description=route.description,
+                response_description=route.response_description,
+                responses={**(options["responses"] or {}), **route.responses},
+                deprecated=route.deprecated or options["deprecated"] or self.deprecated,
+                methods=route.methods,
+                operation_id=route.operation_id,
+                response_model_include=route.response_model_include,
+                response_model_exclude=route.response_model_exclude,
+                response_model_by_alias=route.response_model_by_alias,
+                response_model_exclude_unset=route.response_model_exclude_unset,
+                response_model_exclude_defaults=route.response_model_exclude_defaults,
+                response_model_exclude_none=route.response_model_exclude_none,
+                include_in_schema=route.include_in_schema
+                and self.include_in_schema
+                and options["include_in_schema"],
+                response_class=get_value_or_default(
+                    route.response_class,
+                    router.default_response_class,
+                    options["default_response_class"],
+                    self.default_response_class,
+                ),
+                name=route.name,
+                route_class_override=type(route),
+                callbacks=[*(options["callbacks"] or []), *(route.callbacks or [])],
+                openapi_extra=route.openapi_extra,
+                generate_unique_id_function=get_value_or_default(
+                    route.generate_unique_id_function,
+                    router.generate_unique_id_function,
+                    options["generate_unique_id_function"],
+                    self.generate_unique_id_function,
+                ),
+                strict_content_type=get_value_or_default(
+                    route.strict_content_type, router.strict_content_type, self.strict_content_type
+                ),
+                max_body_size=_first_limit(
+                    route.max_body_size,
+                    router.max_body_size,
+                    options["max_body_size"],
+                    self.max_body_size,
+                ),
+                form_limits={
+                    **self.form_limits,
+                    **(options["form_limits"] or {}),
+                    **router.form_limits,
+                    **(route.form_limits or {}),
+                }
+                or None,
+            )
+        elif isinstance(route, routing.Route):
+            methods = list(route.methods or [])
+            self.add_route(
+                prefix + route.path,
+                route.endpoint,
+                methods=methods,
+                include_in_schema=route.include_in_schema,
+                name=route.name,
+            )
+        elif isinstance(route, APIWebSocketRoute):
+            self.add_api_websocket_route(
+                prefix + route.path,
+                route.endpoint,
+                dependencies=[*(options["dependencies"] or []), *route.dependencies],
+                name=route.name,
+            )
+        elif isinstance(route, routing.WebSocketRoute):
+            self.add_websocket_route(prefix + route.path, route.endpoint, name=route.name)
+        elif isinstance(route, routing.Mount):
+            self.routes.append(routing.Mount(prefix + route.path, app=route.app, name=route.name))
+        else:
+            self.routes.append(route)

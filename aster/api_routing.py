@@ -1,0 +1,362 @@
+"""FastAPI's routes: ``APIRoute``, ``APIWebSocketRoute`` and ``APIRouter``.
+
+An ``APIRoute`` analyses its endpoint when it is created: the dependency tree
+(``self.dependant``), its flattened plan, the body field, the response model
+field.  Each request then runs the compiled handler of :mod:`aster.handlers`,
+inside the exit stacks that dependencies with ``yield`` need (only when the
+plan has such a dependency).
+
+``include_router`` copies the included router's routes into this one with the
+prefix, tags, dependencies and responses combined.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from enum import Enum, IntEnum
+from typing import Any
+
+from . import params, routing
+from .datastructures import Default, DefaultPlaceholder
+from .dependencies.models import Dependant
+from .dependencies.plan import Plan
+from .dependencies.utils import (
+    get_body_field,
+    get_dependant,
+    get_flat_body_params,
+    get_parameterless_sub_dependant,
+    get_stream_item_type,
+    get_typed_return_annotation,
+    should_embed_body_fields,
+)
+from .exceptions import FastAPIError
+from .fields import ModelField, create_model_field, lenient_issubclass
+from .handlers import (
+    get_request_handler,
+    is_body_allowed_for_status_code,
+    run_endpoint_function,
+    serialize_response,
+)
+from .middleware.exceptions import wrap_app_handling_exceptions
+from .requests import Request
+from .responses import JSONResponse, Response
+from .types import ASGIApp, Receive, Scope, Send
+from .utils import generate_unique_id
+
+__all__ = [
+    "APIRoute",
+    "APIWebSocketRoute",
+    "get_request_handler",
+    "get_websocket_app",
+    "run_endpoint_function",
+    "serialize_response",
+]
+
+
+def _validate_max_body_size(max_body_size: int | None) -> None:
+    if max_body_size is None:
+        return
+    if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) or max_body_size < 0:
+        raise ValueError("max_body_size must be a non-negative integer or None")
+
+
+def _first_limit(*limits: int | None) -> int | None:
+    return next((limit for limit in limits if limit is not None), None)
+
+
+def api_request_response(
+    handler: Callable[[Request], Awaitable[Response]], needs_stacks: Callable[[], bool]
+) -> ASGIApp:
+    """Run ``handler`` for a request, inside the exit stacks ``yield`` dependencies use.
+
+    ``fastapi_function_astack`` closes right after the endpoint returns (scope
+    "function"); ``fastapi_inner_astack`` after the response is sent (scope
+    "request", and uploaded files).  Routes without such dependencies skip both.
+    """
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+
+        async def respond(scope: Scope, receive: Receive, send: Send) -> None:
+            if not needs_stacks():
+                response = await handler(request)
+                await response(scope, receive, send)
+                return
+            awaited = False
+            async with AsyncExitStack() as request_stack:
+                scope["fastapi_inner_astack"] = request_stack
+                async with AsyncExitStack() as function_stack:
+                    scope["fastapi_function_astack"] = function_stack
+                    response = await handler(request)
+                await response(scope, receive, send)
+                awaited = True
+            if not awaited:
+                raise FastAPIError(
+                    "Response not awaited. There's a high chance that the application code "
+                    "is raising an exception and a dependency with yield has a block with a "
+                    "bare except, or a block with except Exception, and is not raising the "
+                    "exception again. Read more about it in the docs: https://fastapi."
+                    "tiangolo.com/tutorial/dependencies/dependencies-with-yield/"
+                    "#dependencies-with-yield-and-except"
+                )
+
+        await wrap_app_handling_exceptions(respond, request)(scope, receive, send)
+
+    return app
+
+
+class APIRoute(routing.Route):
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        response_model: Any = Default(None),
+        status_code: int | None = None,
+        tags: list[str | Enum] | None = None,
+        dependencies: Sequence[params.Depends] | None = None,
+        summary: str | None = None,
+        description: str | None = None,
+        response_description: str = "Successful Response",
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        deprecated: bool | None = None,
+        name: str | None = None,
+        methods: set[str] | list[str] | None = None,
+        operation_id: str | None = None,
+        response_model_include: Any = None,
+        response_model_exclude: Any = None,
+        response_model_by_alias: bool = True,
+        response_model_exclude_unset: bool = False,
+        response_model_exclude_defaults: bool = False,
+        response_model_exclude_none: bool = False,
+        include_in_schema: bool = True,
+        response_class: type[Response] | DefaultPlaceholder = Default(JSONResponse),
+        dependency_overrides_provider: Any | None = None,
+        callbacks: list[routing.BaseRoute] | None = None,
+        openapi_extra: dict[str, Any] | None = None,
+        generate_unique_id_function: Callable[[APIRoute], str] | DefaultPlaceholder = Default(
+            generate_unique_id
+        ),
+        strict_content_type: bool | DefaultPlaceholder = Default(True),
+        max_body_size: int | None = None,
+        form_limits: dict[str, Any] | None = None,
+    ) -> None:
+        assert callable(endpoint), "An endpoint must be a callable"
+        _validate_max_body_size(max_body_size)
+        self.path = path
+        self.endpoint = endpoint
+        self.summary = summary
+        self.response_description = response_description
+        self.deprecated = deprecated
+        self.operation_id = operation_id
+        self.response_model_include = response_model_include
+        self.response_model_exclude = response_model_exclude
+        self.response_model_by_alias = response_model_by_alias
+        self.response_model_exclude_unset = response_model_exclude_unset
+        self.response_model_exclude_defaults = response_model_exclude_defaults
+        self.response_model_exclude_none = response_model_exclude_none
+        self.include_in_schema = include_in_schema
+        self.response_class = response_class
+        self.dependency_overrides_provider = dependency_overrides_provider
+        self.callbacks = callbacks
+        self.openapi_extra = openapi_extra
+        self.generate_unique_id_function = generate_unique_id_function
+        self.strict_content_type = strict_content_type
+        self.max_body_size = max_body_size
+        self.form_limits = dict(form_limits) if form_limits else None
+        self.tags = tags or []
+        self.responses = responses or {}
+        self.name = routing.get_name(endpoint) if name is None else name
+        self.path_regex, self.path_format, self.param_convertors = routing.compile_path(path)
+        self.methods: set[str] = {method.upper() for method in (methods or ["GET"])}
+        make_id = (
+            generate_unique_id_function.value
+            if isinstance(generate_unique_id_function, DefaultPlaceholder)
+            else generate_unique_id_function
+        )
+        self.unique_id = self.operation_id or make_id(self)
+        if isinstance(status_code, IntEnum):
+            status_code = int(status_code)
+        self.status_code = status_code
+        self.dependencies = list(dependencies or [])
+        self.description = description or inspect.cleandoc(self.endpoint.__doc__ or "")
+        # A form feed ends the part of a docstring meant for the API docs.
+        self.description = self.description.split("\f")[0].strip()
+        self.response_fields: dict[int | str, ModelField] = {}
+        for code, response in self.responses.items():
+            assert isinstance(response, dict), "An additional response must be a dict"
+            model = response.get("model")
+            if model:
+                assert is_body_allowed_for_status_code(code), (
+                    f"Status code {code} must not have a response body"
+                )
+                self.response_fields[code] = create_model_field(
+                    name=f"Response_{code}_{self.unique_id}", type_=model, mode="serialization"
+                )
+        self.dependant = get_dependant(path=self.path_format, call=self.endpoint, scope="function")
+        for depends in self.dependencies[::-1]:
+            self.dependant.dependencies.insert(
+                0, get_parameterless_sub_dependant(depends=depends, path=self.path_format)
+            )
+        body_params = get_flat_body_params(self.dependant)
+        self._embed_body_fields = should_embed_body_fields(body_params)
+        self.body_field = get_body_field(
+            body_params=body_params, name=self.unique_id, embed_body_fields=self._embed_body_fields
+        )
+        self.stream_item_type: Any = None
+        if isinstance(response_model, DefaultPlaceholder):
+            annotation = get_typed_return_annotation(endpoint)
+            if lenient_issubclass(annotation, Response):
+                response_model = None
+            elif get_stream_item_type(annotation) is not None and _is_generator(endpoint):
+                self.stream_item_type = get_stream_item_type(annotation)
+                response_model = None
+            else:
+                response_model = annotation
+        self.response_model = response_model
+        if self.response_model:
+            assert is_body_allowed_for_status_code(status_code), (
+                f"Status code {status_code} must not have a response body"
+            )
+            self.response_field: ModelField | None = create_model_field(
+                name="Response_" + self.unique_id, type_=self.response_model, mode="serialization"
+            )
+        else:
+            self.response_field = None
+        self.plan = Plan(self.dependant)
+        handler = self.get_route_handler()
+        self.app = api_request_response(handler, self._needs_exit_stacks)
+        if max_body_size is not None:
+            from .middleware.body_limit import RequestBodyLimitMiddleware
+
+            self.app = RequestBodyLimitMiddleware(self.app, max_body_size=max_body_size)
+
+    def _needs_exit_stacks(self) -> bool:
+        provider = self.dependency_overrides_provider
+        if provider is not None and getattr(provider, "dependency_overrides", None):
+            return True  # overrides may bring yield dependencies of their own
+        # Uploaded files are closed by the request stack once the response is sent.
+        form_body = self.body_field is not None and isinstance(
+            self.body_field.field_info, params.Form
+        )
+        return self.plan.needs_exit_stacks or form_body
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        return get_request_handler(
+            dependant=self.dependant,
+            body_field=self.body_field,
+            status_code=self.status_code,
+            response_class=self.response_class,
+            response_field=self.response_field,
+            response_model_include=self.response_model_include,
+            response_model_exclude=self.response_model_exclude,
+            response_model_by_alias=self.response_model_by_alias,
+            response_model_exclude_unset=self.response_model_exclude_unset,
+            response_model_exclude_defaults=self.response_model_exclude_defaults,
+            response_model_exclude_none=self.response_model_exclude_none,
+            dependency_overrides_provider=self.dependency_overrides_provider,
+            embed_body_fields=self._embed_body_fields,
+            strict_content_type=self.strict_content_type,
+            form_limits=self.form_limits,
+            plan=self.plan,
+        )
+
+    def matches(self, scope: Scope) -> tuple[routing.Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not routing.Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
+
+
+def _is_generator(call: Any) -> bool:
+    from .dependencies.models import is_async_gen_callable, is_gen_callable
+
+    return is_async_gen_callable(call) or is_gen_callable(call)
+
+
+def get_websocket_app(
+    dependant: Dependant,
+    dependency_overrides_provider: Any | None = None,
+    embed_body_fields: bool = False,
+) -> Callable[[Any], Awaitable[None]]:
+    default_plan = Plan(dependant)
+
+    async def app(websocket: Any) -> None:
+        from .exceptions import WebSocketRequestValidationError
+
+        overrides = getattr(dependency_overrides_provider, "dependency_overrides", None)
+        plan = Plan(dependant, overrides) if overrides else default_plan
+        solved = await plan.solve(websocket, embed_body_fields=embed_body_fields)
+        if solved.errors:
+            raise WebSocketRequestValidationError(solved.errors)
+        assert dependant.call is not None, "dependant.call must be a function"
+        await dependant.call(**solved.values)
+
+    return app
+
+
+class APIWebSocketRoute(routing.WebSocketRoute):
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        name: str | None = None,
+        dependencies: Sequence[params.Depends] | None = None,
+        dependency_overrides_provider: Any | None = None,
+    ) -> None:
+        self.path = path
+        self.endpoint = endpoint
+        self.name = routing.get_name(endpoint) if name is None else name
+        self.dependencies = list(dependencies or [])
+        self.path_regex, self.path_format, self.param_convertors = routing.compile_path(path)
+        self.dependant = get_dependant(path=self.path_format, call=self.endpoint, scope="function")
+        for depends in self.dependencies[::-1]:
+            self.dependant.dependencies.insert(
+                0, get_parameterless_sub_dependant(depends=depends, path=self.path_format)
+            )
+        self._embed_body_fields = should_embed_body_fields(get_flat_body_params(self.dependant))
+        session = get_websocket_app(
+            dependant=self.dependant,
+            dependency_overrides_provider=dependency_overrides_provider,
+            embed_body_fields=self._embed_body_fields,
+        )
+        self.app = _websocket_session_with_stacks(session)
+
+    def matches(self, scope: Scope) -> tuple[routing.Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not routing.Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
+
+
+def _websocket_session_with_stacks(func: Callable[[Any], Awaitable[None]]) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        from .websockets import WebSocket
+
+        session = WebSocket(scope, receive=receive, send=send)
+
+        async def run(scope: Scope, receive: Receive, send: Send) -> None:
+            async with AsyncExitStack() as request_stack:
+                scope["fastapi_inner_astack"] = request_stack
+                async with AsyncExitStack() as function_stack:
+                    scope["fastapi_function_astack"] = function_stack
+                    await func(session)
+
+        await wrap_app_handling_exceptions(run, session)(scope, receive, send)
+
+    return app
+
+
+def _merge_lifespan_context(original: Any, nested: Any) -> Any:
+    @asynccontextmanager
+    async def merged(app: Any) -> Any:
+        async with original(app) as original_state, nested(app) as nested_state:
+            if nested_state is None and original_state is None:
+                yield None
+            else:
+                yield {**(nested_state or {}), **(original_state or {})}
+
+    return merged

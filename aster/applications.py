@@ -1,0 +1,394 @@
+"""The application: ``FastAPI`` (alias ``App``) and its base, ``Starlette``.
+
+An application is an ASGI callable around a router.  On the first call it
+builds its middleware stack, outermost first:
+
+    ServerErrorMiddleware -> user middleware... -> ExceptionMiddleware -> router
+
+so unhandled errors become 500s (with a traceback page in debug mode), while
+``HTTPException``, validation errors and registered handlers are rendered as
+close to the endpoint as possible, inside the user's middleware.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from . import params
+from .api_router import APIRouter
+from .api_routing import APIRoute
+from .datastructures import Default, DefaultPlaceholder, State, URLPath
+from .exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+    websocket_request_validation_exception_handler,
+)
+from .exceptions import HTTPException, RequestValidationError, WebSocketRequestValidationError
+from .middleware import Middleware
+from .middleware.errors import ServerErrorMiddleware
+from .middleware.exceptions import ExceptionMiddleware
+from .requests import Request
+from .responses import JSONResponse, Response
+from .routing import BaseRoute
+from .types import ASGIApp, DecoratedCallable, ExceptionHandler, Lifespan, Receive, Scope, Send
+from .utils import generate_unique_id
+
+
+class Starlette:
+    """A plain application: routes, middleware, exception handlers, lifespan."""
+
+    def __init__(
+        self,
+        debug: bool = False,
+        routes: Sequence[BaseRoute] | None = None,
+        middleware: Sequence[Middleware] | None = None,
+        exception_handlers: Mapping[Any, ExceptionHandler] | None = None,
+        lifespan: Lifespan[Any] | None = None,
+        *,
+        max_body_size: int | None = None,
+    ) -> None:
+        from .routing import Router
+
+        self.debug = debug
+        self.state = State()
+        self.router: Any = Router(routes, lifespan=lifespan)
+        self.exception_handlers = {} if exception_handlers is None else dict(exception_handlers)
+        self.user_middleware = [] if middleware is None else list(middleware)
+        self.middleware_stack: ASGIApp | None = None
+        self.max_body_size = max_body_size
+
+    def build_middleware_stack(self) -> ASGIApp:
+        error_handler = None
+        handlers: dict[Any, Callable[[Request, Exception], Response]] = {}
+        for key, value in self.exception_handlers.items():
+            if key in (500, Exception):
+                error_handler = value
+            else:
+                handlers[key] = value  # type: ignore[assignment]
+        middleware = [
+            Middleware(ServerErrorMiddleware, handler=error_handler, debug=self.debug),
+            *self.user_middleware,
+            Middleware(ExceptionMiddleware, handlers=handlers, debug=self.debug),
+        ]
+        app: ASGIApp = self.router
+        if self.max_body_size is not None:
+            from .middleware.body_limit import RequestBodyLimitMiddleware
+
+            app = RequestBodyLimitMiddleware(app, max_body_size=self.max_body_size)
+        for cls, args, kwargs in reversed(middleware):
+            app = cls(app, *args, **kwargs)
+        return app
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        return self.router.routes  # type: ignore[no-any-return]
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        return self.router.url_path_for(name, **path_params)  # type: ignore[no-any-return]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
+        await self.middleware_stack(scope, receive, send)
+
+    def on_event(self, event_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.router.on_event(event_type)  # type: ignore[no-any-return]
+
+    def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
+        self.router.mount(path, app=app, name=name)
+
+    def host(self, host: str, app: ASGIApp, name: str | None = None) -> None:
+        self.router.host(host, app=app, name=name)
+
+    def add_middleware(self, middleware_class: Any, *args: Any, **kwargs: Any) -> None:
+        if self.middleware_stack is not None:
+            raise RuntimeError("Cannot add middleware after an application has started")
+        self.user_middleware.insert(0, Middleware(middleware_class, *args, **kwargs))
+
+    def add_exception_handler(
+        self, exc_class_or_status_code: int | type[Exception], handler: ExceptionHandler
+    ) -> None:
+        self.exception_handlers[exc_class_or_status_code] = handler
+
+    def add_event_handler(self, event_type: str, func: Callable[..., Any]) -> None:
+        self.router.add_event_handler(event_type, func)
+
+    def add_route(
+        self,
+        path: str,
+        route: Callable[[Request], Awaitable[Response] | Response],
+        methods: list[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        self.router.add_route(
+            path, route, methods=methods, name=name, include_in_schema=include_in_schema
+        )
+
+    def add_websocket_route(
+        self, path: str, route: Callable[..., Awaitable[None]], name: str | None = None
+    ) -> None:
+        self.router.add_websocket_route(path, route, name=name)
+
+    def exception_handler(
+        self, exc_class_or_status_code: int | type[Exception]
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
+            self.add_exception_handler(exc_class_or_status_code, func)
+            return func
+
+        return decorator
+
+    def middleware(self, middleware_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """``@app.middleware("http")``: a ``BaseHTTPMiddleware`` around ``dispatch``."""
+        assert middleware_type == "http", 'Currently only middleware("http") is supported.'
+
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
+            from .middleware.base import BaseHTTPMiddleware
+
+            self.add_middleware(BaseHTTPMiddleware, dispatch=func)
+            return func
+
+        return decorator
+
+
+class FastAPI(Starlette):
+    """The application class of FastAPI's API (``aster.App`` is the same class)."""
+
+    def __init__(
+        self,
+        *,
+        debug: bool = False,
+        routes: list[BaseRoute] | None = None,
+        title: str = "FastAPI",
+        summary: str | None = None,
+        description: str = "",
+        version: str = "0.1.0",
+        openapi_url: str | None = "/openapi.json",
+        openapi_tags: list[dict[str, Any]] | None = None,
+        servers: list[dict[str, str | Any]] | None = None,
+        dependencies: Sequence[params.Depends] | None = None,
+        default_response_class: type[Response] = Default(JSONResponse),
+        redirect_slashes: bool = True,
+        docs_url: str | None = "/docs",
+        redoc_url: str | None = "/redoc",
+        swagger_ui_oauth2_redirect_url: str | None = "/docs/oauth2-redirect",
+        swagger_ui_init_oauth: dict[str, Any] | None = None,
+        middleware: Sequence[Middleware] | None = None,
+        exception_handlers: dict[int | type[Exception], Callable[..., Any]] | None = None,
+        on_startup: Sequence[Callable[[], Any]] | None = None,
+        on_shutdown: Sequence[Callable[[], Any]] | None = None,
+        lifespan: Lifespan[Any] | None = None,
+        terms_of_service: str | None = None,
+        contact: dict[str, str | Any] | None = None,
+        license_info: dict[str, str | Any] | None = None,
+        openapi_prefix: str = "",
+        root_path: str = "",
+        root_path_in_servers: bool = True,
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        callbacks: list[BaseRoute] | None = None,
+        webhooks: APIRouter | None = None,
+        deprecated: bool | None = None,
+        include_in_schema: bool = True,
+        swagger_ui_parameters: dict[str, Any] | None = None,
+        generate_unique_id_function: Callable[[APIRoute], str] = Default(generate_unique_id),
+        separate_input_output_schemas: bool = True,
+        openapi_external_docs: dict[str, Any] | None = None,
+        strict_content_type: bool = True,
+        max_body_size: int | None = None,
+        form_limits: dict[str, Any] | None = None,
+        telemetry: Any = None,
+        **extra: Any,
+    ) -> None:
+        self.debug = debug
+        self.title = title
+        self.summary = summary
+        self.description = description
+        self.version = version
+        self.terms_of_service = terms_of_service
+        self.contact = contact
+        self.license_info = license_info
+        self.openapi_url = openapi_url
+        self.openapi_tags = openapi_tags
+        self.root_path_in_servers = root_path_in_servers
+        self.docs_url = docs_url
+        self.redoc_url = redoc_url
+        self.swagger_ui_oauth2_redirect_url = swagger_ui_oauth2_redirect_url
+        self.swagger_ui_init_oauth = swagger_ui_init_oauth
+        self.swagger_ui_parameters = swagger_ui_parameters
+        self.servers = servers or []
+        self.separate_input_output_schemas = separate_input_output_schemas
+        self.openapi_external_docs = openapi_external_docs
+        self.extra = extra
+        self.openapi_version = "3.1.0"
+        self.openapi_schema: dict[str, Any] | None = None
+        if self.openapi_url:
+            assert self.title, "A title must be provided for OpenAPI, e.g.: 'My API'"
+            assert self.version, "A version must be provided for OpenAPI, e.g.: '2.1.0'"
+        if openapi_prefix:
+            warnings.warn(
+                '"openapi_prefix" has been deprecated in favor of "root_path", which '
+                "follows more closely the ASGI standard, is simpler, and more automatic.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        self.webhooks = webhooks or APIRouter()
+        self.root_path = root_path or openapi_prefix
+        self.state = State()
+        self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self.max_body_size = max_body_size
+        self.router: APIRouter = APIRouter(
+            routes=routes,
+            redirect_slashes=redirect_slashes,
+            dependency_overrides_provider=self,
+            on_startup=on_startup,
+            on_shutdown=on_shutdown,
+            lifespan=lifespan,
+            default_response_class=default_response_class,
+            dependencies=dependencies,
+            callbacks=callbacks,
+            deprecated=deprecated,
+            include_in_schema=include_in_schema,
+            responses=responses,
+            generate_unique_id_function=generate_unique_id_function,
+            strict_content_type=strict_content_type,
+            form_limits=form_limits,
+        )
+        self.exception_handlers: dict[Any, Callable[..., Any]] = (
+            {} if exception_handlers is None else dict(exception_handlers)
+        )
+        self.exception_handlers.setdefault(HTTPException, http_exception_handler)
+        self.exception_handlers.setdefault(
+            RequestValidationError, request_validation_exception_handler
+        )
+        self.exception_handlers.setdefault(
+            WebSocketRequestValidationError, websocket_request_validation_exception_handler
+        )
+        self.user_middleware: list[Middleware] = [] if middleware is None else list(middleware)
+        self.middleware_stack: ASGIApp | None = None
+        self.setup()
+
+    def setup(self) -> None:
+        """Add the OpenAPI schema and docs routes (when the OpenAPI support is installed)."""
+        try:
+            from .openapi.setup import add_openapi_routes
+        except ImportError:
+            return
+        add_openapi_routes(self)
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            from .openapi.utils import get_openapi
+
+            self.openapi_schema = get_openapi(
+                title=self.title,
+                version=self.version,
+                openapi_version=self.openapi_version,
+                summary=self.summary,
+                description=self.description,
+                terms_of_service=self.terms_of_service,
+                contact=self.contact,
+                license_info=self.license_info,
+                routes=self.routes,
+                webhooks=self.webhooks.routes,
+                tags=self.openapi_tags,
+                servers=self.servers,
+                separate_input_output_schemas=self.separate_input_output_schemas,
+                external_docs=self.openapi_external_docs,
+            )
+        return self.openapi_schema
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.root_path:
+            scope["root_path"] = self.root_path
+        await super().__call__(scope, receive, send)
+
+    # -- path operations (delegated to the router) -----------------------------------------
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        self.router.add_api_route(path, endpoint, **kwargs)
+
+    def api_route(
+        self, path: str, **kwargs: Any
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.router.api_route(path, **kwargs)
+
+    def add_api_websocket_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        name: str | None = None,
+        *,
+        dependencies: Sequence[params.Depends] | None = None,
+    ) -> None:
+        self.router.add_api_websocket_route(path, endpoint, name=name, dependencies=dependencies)
+
+    def websocket(
+        self,
+        path: str,
+        name: str | None = None,
+        *,
+        dependencies: Sequence[params.Depends] | None = None,
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.router.websocket(path, name=name, dependencies=dependencies)
+
+    def include_router(self, router: APIRouter, **kwargs: Any) -> None:
+        self.router.include_router(router, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.router.get(path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.router.put(path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.router.post(path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.router.delete(path, **kwargs)
+
+    def options(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.router.options(path, **kwargs)
+
+    def head(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.router.head(path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.router.patch(path, **kwargs)
+
+    def trace(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.router.trace(path, **kwargs)
+
+    def websocket_route(
+        self, path: str, name: str | None = None
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.router.websocket_route(path, name=name)
+
+    def route(
+        self,
+        path: str,
+        methods: list[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.router.route(
+            path, methods=methods, name=name, include_in_schema=include_in_schema
+        )
+
+    def on_event(self, event_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        warnings.warn(
+            "on_event is deprecated, use lifespan event handlers instead.\n\n"
+            "Read more about it in the [FastAPI docs for Lifespan Events]"
+            "(https://fastapi.tiangolo.com/advanced/events/).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.router.on_event(event_type)
+
+
+App = FastAPI
+
+__all__ = ["App", "DefaultPlaceholder", "FastAPI", "Starlette"]

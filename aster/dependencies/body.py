@@ -1,0 +1,169 @@
+"""Body parameters: validating the parsed JSON or form data into endpoint arguments.
+
+One body parameter that is not embedded gets the whole body (error locations
+start at ``("body",)``); otherwise the body is an object and each parameter
+reads its own key (``("body", "item")``).  Form bodies are read field by field
+from the ``FormData``; ``bytes`` parameters read an uploaded file's content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from .. import params
+from ..datastructures import FormData, UploadFile
+from ..fields import (
+    ModelField,
+    get_cached_model_fields,
+    get_missing_field_error,
+    is_bytes_or_nonable_bytes_annotation,
+    is_bytes_sequence_annotation,
+    serialize_sequence_value,
+    value_is_sequence,
+)
+from .param_models import _extras
+from .utils import (
+    get_form_models,
+    get_param_aliases,
+    is_json_field,
+    should_embed_body_fields,
+)
+
+Undefined = params.Undefined
+
+
+def _validate(field: ModelField, value: Any, loc: tuple[Any, ...]) -> tuple[Any, list[Any]]:
+    from copy import deepcopy
+
+    if value is Undefined:
+        if field.field_info.is_required():
+            return None, [get_missing_field_error(loc)]
+        value = deepcopy(field.get_default())
+        if not field.field_info.validate_default:
+            return value, []
+    return field.validate(value, loc=loc)
+
+
+def _form_items(fields: list[ModelField], form: FormData) -> Any:
+    """(alias, raw value, field) for each field present, then the form's other keys."""
+    from ..fields import field_annotation_is_sequence
+    from .plan import read_value
+
+    claimed: set[str] = set()
+    for field in fields:
+        multi = not is_json_field(field) and field_annotation_is_sequence(
+            field.field_info.annotation
+        )
+        for alias, _ in get_param_aliases(field):
+            claimed.add(alias)
+            value = read_value(form, alias, multi)
+            if value is not Undefined:
+                yield alias, value, field
+                break  # later aliases stay available to other fields or as extras
+    for key, value in _extras(form, claimed):
+        yield key, value, None
+
+
+async def _file_bytes(file: UploadFile) -> bytes:
+    # Reading must not consume a file another parameter also receives.
+    position = file.file.tell()
+    try:
+        return await file.read()
+    finally:
+        await file.seek(position)
+
+
+async def _form_values(
+    fields: list[ModelField], form: FormData
+) -> AsyncIterator[tuple[str, Any, ModelField | None]]:
+    for alias, value, field in _form_items(fields, form):
+        if field is not None and isinstance(field.field_info, params.File):
+            annotation = field.field_info.annotation
+            if is_bytes_or_nonable_bytes_annotation(annotation) and isinstance(value, UploadFile):
+                value = await _file_bytes(value)
+            elif is_bytes_sequence_annotation(annotation) and value_is_sequence(value):
+                contents = [
+                    await _file_bytes(item) if isinstance(item, UploadFile) else item
+                    for item in value
+                ]
+                value = serialize_sequence_value(field=field, value=contents)
+        yield alias, value, field
+
+
+def _form_model_supplied(model: Any, form: FormData) -> bool:
+    names = {
+        alias for item in get_cached_model_fields(model) for alias, _ in get_param_aliases(item)
+    }
+    return bool(
+        names.intersection(form)
+        or (model.model_config.get("extra") in ("allow", "forbid") and form)
+    )
+
+
+async def _form_model_value(field: ModelField, models: list[Any], form: FormData) -> Any:
+    from typing import get_args
+
+    if type(None) in get_args(field.field_info.annotation) and not any(
+        _form_model_supplied(model, form) for model in models
+    ):
+        return Undefined
+    model_fields = get_cached_model_fields(models[0]) if len(models) == 1 else []
+    return {alias: item async for alias, item, _ in _form_values(model_fields, form)}
+
+
+async def read_body_params(
+    fields: list[ModelField], body: Any, embed_body_fields: bool, values: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Validate ``fields`` from the request ``body`` into ``values``; return the errors."""
+    errors: list[dict[str, Any]] = []
+    first = fields[0]
+    single = (
+        len(fields) == 1
+        and not embed_body_fields
+        and not should_embed_body_fields(fields)
+        and not get_form_models(first)
+    )
+    to_process = body
+    form_values: dict[str, tuple[str, Any]] = {}
+    if isinstance(body, FormData):
+        plain = [field for field in fields if not get_form_models(field)]
+        to_process = {}
+        if plain:
+            async for alias, value, field in _form_values(plain, body):
+                to_process[alias] = value
+                if field is not None:
+                    form_values[field.name] = (alias, value)
+    if single:
+        value, field_errors = _validate(first, to_process, ("body",))
+        if field_errors:
+            return field_errors
+        values[first.name] = value
+        return errors
+    for field in fields:
+        aliases = [alias for alias, _ in get_param_aliases(field)]
+        loc: tuple[Any, ...] = ("body", aliases[0])
+        value = Undefined
+        if isinstance(body, FormData) and (models := get_form_models(field)):
+            value = await _form_model_value(field, models, body)
+            loc = ("body",)
+        elif isinstance(body, FormData):
+            alias, value = form_values.get(field.name, (aliases[0], Undefined))
+            loc = ("body", alias)
+        elif to_process is not Undefined and not isinstance(to_process, bytes):
+            try:
+                for alias in aliases:
+                    value = to_process.get(alias, Undefined)
+                    if value is not Undefined:
+                        loc = ("body", alias)
+                        break
+            except AttributeError:
+                # Embedded fields need an object, not a list, a scalar or null.
+                errors.append(get_missing_field_error(loc))
+                continue
+        value, field_errors = _validate(field, value, loc)
+        if field_errors:
+            errors.extend(field_errors)
+        else:
+            values[field.name] = value
+    return errors

@@ -1,0 +1,398 @@
+"""A route's dependency tree, flattened at start-up into a list of steps run per request.
+
+The :class:`Dependant` tree is walked once, post-order, into :class:`Step`\\ s:
+every sub-dependency comes before the dependant that uses it, and the endpoint
+is the last step.  Each step carries precomputed readers for its parameters
+(which key, which getter, list or scalar, what a missing value means), so a
+request runs one flat loop, with no recursion and no introspection.
+
+Semantics follow FastAPI's ``solve_dependencies``:
+
+* errors are collected in tree order (a sub-dependency's errors before its
+  parent's own), and a dependency whose inputs failed is not called;
+* results are cached per request by ``(call, scopes, scope)`` when
+  ``use_cache`` is set (a repeated dependency still appears as several steps,
+  each consulting the cache, exactly as the recursive walk would);
+* ``app.dependency_overrides`` swap a sub-dependency's callable (recursively);
+  a plan is compiled once per distinct overrides mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from copy import deepcopy
+from typing import Any
+
+from .. import params
+from ..background import BackgroundTasks
+from ..concurrency import contextmanager_in_threadpool, run_in_threadpool
+from ..datastructures import FormData, Headers, ImmutableMultiDict, UploadFile
+from ..fields import ModelField, field_annotation_is_sequence, get_missing_field_error
+from ..responses import Response
+from .models import (
+    Dependant,
+    get_cache_key,
+    get_oauth_scopes,
+    is_async_gen_callable,
+    is_coroutine_callable,
+    is_gen_callable,
+)
+from .utils import get_dependant, get_param_aliases, get_param_model, is_json_field
+
+Undefined = params.Undefined
+CALL_ASYNC, CALL_SYNC, CALL_ASYNC_GEN, CALL_GEN = 0, 1, 2, 3
+_IMMUTABLE = (type(None), bool, int, float, str, bytes, tuple, frozenset)
+
+
+class ParamReader:
+    """How to read and validate one path, query, header or cookie parameter."""
+
+    __slots__ = (
+        "field",
+        "name",
+        "aliases",
+        "location",
+        "multi",
+        "validate",
+        "required",
+        "default",
+        "copy_default",
+        "validate_default",
+        "model",
+    )
+
+    def __init__(self, field: ModelField) -> None:
+        info = field.field_info
+        self.field = field
+        self.name = field.name
+        self.location = info.in_.value  # type: ignore[attr-defined]
+        self.model = get_param_model(field)
+        self.aliases = [request_key for _, request_key in get_param_aliases(field)]
+        self.multi = not is_json_field(field) and field_annotation_is_sequence(info.annotation)
+        self.validate = field.validate
+        self.required = info.is_required()
+        self.default = None if self.required else field.get_default()
+        self.copy_default = not isinstance(self.default, _IMMUTABLE)
+        self.validate_default = bool(info.validate_default)
+
+
+def read_value(source: Mapping[str, Any], alias: str, multi: bool) -> Any:
+    """The raw value for ``alias`` in ``source``; ``Undefined`` if absent (or empty).
+
+    ``multi``: the annotation is a sequence, so every repeated key is collected.
+    """
+    if multi and isinstance(source, (ImmutableMultiDict, Headers)):
+        value = source.getlist(alias)
+        if isinstance(source, FormData):
+            value = [item for item in value if not _is_empty_file(item)]
+        if not value:
+            return Undefined
+        return value
+    value = source.get(alias)
+    if value is None:
+        return Undefined
+    if isinstance(source, FormData) and (value == "" or _is_empty_file(value)):
+        return Undefined
+    if multi and len(value) == 0:
+        return Undefined
+    return value
+
+
+def _is_empty_file(value: Any) -> bool:
+    # Browsers send an empty filename and content when no file is selected.
+    return isinstance(value, UploadFile) and value.filename == "" and value.size == 0
+
+
+def validate_value(
+    reader: ParamReader, value: Any, loc: tuple[Any, ...]
+) -> tuple[Any, list[dict[str, Any]]]:
+    if value is Undefined:
+        if reader.required:
+            return None, [get_missing_field_error(loc)]
+        value = deepcopy(reader.default) if reader.copy_default else reader.default
+        if not reader.validate_default:
+            return value, []
+    return reader.validate(value, loc=loc)
+
+
+def read_params(
+    readers: list[ParamReader], source: Mapping[str, Any], values: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Validate every parameter of one location into ``values``; return the errors."""
+    errors: list[dict[str, Any]] = []
+    for reader in readers:
+        if reader.model is not None:
+            from .param_models import read_param_model
+
+            value, reader_errors = read_param_model(reader, source)
+        else:
+            aliases = reader.aliases
+            alias = aliases[0]
+            if len(aliases) > 1:
+                alias = next((a for a in aliases if a in source), alias)
+            value, reader_errors = validate_value(
+                reader, read_value(source, alias, reader.multi), (reader.location, alias)
+            )
+        if reader_errors:
+            errors.extend(reader_errors)
+        else:
+            values[reader.name] = value
+    return errors
+
+
+class Step:
+    """One dependant of the flattened tree: its inputs, and how to call it."""
+
+    __slots__ = (
+        "dependant",
+        "call",
+        "kind",
+        "name",
+        "children",
+        "cache_key",
+        "use_cache",
+        "function_scoped",
+        "concurrency",
+        "path_params",
+        "query_params",
+        "header_params",
+        "cookie_params",
+        "body_params",
+        "request_name",
+        "websocket_name",
+        "connection_name",
+        "response_name",
+        "background_name",
+        "scopes_name",
+        "oauth_scopes",
+        "has_params",
+        "has_injections",
+    )
+
+    def __init__(self, dependant: Dependant, original: Dependant, children: list[int]) -> None:
+        call = dependant.call
+        self.dependant = dependant
+        self.call = call
+        if is_async_gen_callable(call):
+            self.kind = CALL_ASYNC_GEN
+        elif is_gen_callable(call):
+            self.kind = CALL_GEN
+        elif is_coroutine_callable(call):
+            self.kind = CALL_ASYNC
+        else:
+            self.kind = CALL_SYNC
+        self.name = original.name
+        self.children = children
+        # The cache key and use_cache come from the declaration, even when overridden.
+        self.cache_key = get_cache_key(original)
+        self.use_cache = original.use_cache
+        self.function_scoped = original.scope == "function"
+        self.concurrency = dependant.concurrency
+        self.path_params = [ParamReader(f) for f in dependant.path_params]
+        self.query_params = [ParamReader(f) for f in dependant.query_params]
+        self.header_params = [ParamReader(f) for f in dependant.header_params]
+        self.cookie_params = [ParamReader(f) for f in dependant.cookie_params]
+        self.body_params = dependant.body_params
+        self.request_name = dependant.request_param_name
+        self.websocket_name = dependant.websocket_param_name
+        self.connection_name = dependant.http_connection_param_name
+        self.response_name = dependant.response_param_name
+        self.background_name = dependant.background_tasks_param_name
+        self.scopes_name = dependant.security_scopes_param_name
+        self.oauth_scopes = get_oauth_scopes(dependant)
+        self.has_params = bool(
+            self.path_params or self.query_params or self.header_params or self.cookie_params
+        )
+        self.has_injections = any(
+            (
+                self.request_name,
+                self.websocket_name,
+                self.connection_name,
+                self.response_name,
+                self.background_name,
+                self.scopes_name,
+            )
+        )
+
+
+class Solved:
+    """What solving a plan produced for one request."""
+
+    __slots__ = ("values", "errors", "background_tasks", "response")
+
+    def __init__(
+        self,
+        values: dict[str, Any],
+        errors: list[dict[str, Any]],
+        background_tasks: BackgroundTasks | None,
+        response: Response | None,
+    ) -> None:
+        self.values = values
+        self.errors = errors
+        self.background_tasks = background_tasks
+        self.response = response
+
+
+class Plan:
+    """The flattened dependency tree of one endpoint (the last step)."""
+
+    def __init__(
+        self,
+        dependant: Dependant,
+        overrides: Mapping[Callable[..., Any], Callable[..., Any]] | None = None,
+    ) -> None:
+        self.steps: list[Step] = []
+        self._add(dependant, dependant, overrides or {}, is_root=True)
+        self.endpoint = self.steps[-1]
+        self.needs_exit_stacks = any(s.kind in (CALL_GEN, CALL_ASYNC_GEN) for s in self.steps[:-1])
+        self.needs_response = any(s.response_name for s in self.steps)
+        #: Only the endpoint, reading nothing but its own parameters: the common case.
+        self.simple = len(self.steps) == 1 and not self.endpoint.has_injections
+
+    def _add(
+        self,
+        dependant: Dependant,
+        original: Dependant,
+        overrides: Mapping[Any, Any],
+        *,
+        is_root: bool = False,
+    ) -> int:
+        children = []
+        for sub in dependant.dependencies:
+            use = sub
+            override = overrides.get(sub.call, sub.call) if overrides else sub.call
+            if override is not sub.call:
+                use = get_dependant(
+                    path=sub.path or "",
+                    call=override,
+                    name=sub.name,
+                    parent_oauth_scopes=get_oauth_scopes(sub),
+                    scope=sub.scope,
+                    concurrency=sub.concurrency,
+                )
+            children.append(self._add(use, sub, overrides))
+        self.steps.append(Step(dependant, original, children))
+        return len(self.steps) - 1
+
+    async def solve(
+        self,
+        request: Any,
+        body: Any = Undefined,
+        *,
+        embed_body_fields: bool = False,
+        response: Response | None = None,
+    ) -> Solved:
+        steps = self.steps
+        last = len(steps) - 1
+        results: list[Any] = [None] * len(steps)
+        failed = [False] * len(steps)
+        errors: list[dict[str, Any]] = []
+        cache: dict[Any, Any] = {}
+        background: BackgroundTasks | None = None
+        if response is None and self.needs_response:
+            response = Response()
+            del response.headers["content-length"]
+            response.status_code = None  # type: ignore[assignment]
+        values: dict[str, Any] = {}
+        for index, step in enumerate(steps):
+            values = {}
+            inputs_failed = False
+            for child in step.children:
+                if failed[child]:
+                    inputs_failed = True
+                else:
+                    values[steps[child].name] = results[child]  # type: ignore[index]
+            step_errors: list[dict[str, Any]] = []
+            if step.has_params:
+                if step.path_params:
+                    step_errors += read_params(step.path_params, request.path_params, values)
+                if step.query_params:
+                    step_errors += read_params(step.query_params, request.query_params, values)
+                if step.header_params:
+                    step_errors += read_params(step.header_params, request.headers, values)
+                if step.cookie_params:
+                    step_errors += read_params(step.cookie_params, request.cookies, values)
+            if step.body_params:
+                from .body import read_body_params
+
+                step_errors += await read_body_params(
+                    step.body_params, body, embed_body_fields, values
+                )
+            if step.has_injections:
+                background = _inject(step, request, values, background, response)
+            if step_errors:
+                errors += step_errors
+            if step_errors or inputs_failed:
+                failed[index] = True
+                continue
+            if index == last:
+                break
+            if step.use_cache and step.cache_key in cache:
+                results[index] = cache[step.cache_key]
+                continue
+            result = await _call(step, values, request)
+            results[index] = result
+            if step.cache_key not in cache:
+                cache[step.cache_key] = result
+        return Solved(values, errors, background, response)
+
+
+def _inject(
+    step: Step,
+    request: Any,
+    values: dict[str, Any],
+    background: BackgroundTasks | None,
+    response: Response | None,
+) -> BackgroundTasks | None:
+    from ..requests import Request
+
+    if step.connection_name:
+        values[step.connection_name] = request
+    if step.request_name and isinstance(request, Request):
+        values[step.request_name] = request
+    elif step.websocket_name and not isinstance(request, Request):
+        values[step.websocket_name] = request
+    if step.background_name:
+        if background is None:
+            background = BackgroundTasks()
+        values[step.background_name] = background
+    if step.response_name:
+        values[step.response_name] = response
+    if step.scopes_name:
+        from ..security.oauth2 import SecurityScopes
+
+        values[step.scopes_name] = SecurityScopes(scopes=list(step.oauth_scopes))
+    return background
+
+
+async def _call(step: Step, values: dict[str, Any], request: Any) -> Any:
+    call = step.call
+    kind = step.kind
+    if kind in (CALL_ASYNC, CALL_SYNC):
+        if step.concurrency is None:
+            if kind == CALL_ASYNC:
+                return await call(**values)  # type: ignore[misc]
+            return await run_in_threadpool(call, **values)  # type: ignore[arg-type]
+        async with step.concurrency.get_semaphore():
+            if kind == CALL_ASYNC:
+                return await call(**values)  # type: ignore[misc]
+            return await run_in_threadpool(call, **values)  # type: ignore[arg-type]
+    scope = request.scope
+    stack: AsyncExitStack = scope[
+        "fastapi_function_astack" if step.function_scoped else "fastapi_inner_astack"
+    ]
+    if kind == CALL_ASYNC_GEN:
+        manager: Any = asynccontextmanager(call)(**values)  # type: ignore[arg-type]
+    else:
+        manager = contextmanager_in_threadpool(contextmanager(call)(**values))  # type: ignore[arg-type]
+    if step.concurrency is not None:
+        manager = _limited(manager, step.concurrency)
+    return await stack.enter_async_context(manager)
+
+
+@asynccontextmanager
+async def _limited(manager: Any, concurrency: params.DependencyConcurrency) -> Any:
+    """Hold the dependency's concurrency slot until its exit code has run."""
+    async with concurrency.get_semaphore(), manager as value:
+        yield value

@@ -1,0 +1,290 @@
+"""From request to response for one path operation: body, dependencies, endpoint, serialisation.
+
+``get_request_handler`` builds, once per route, an ``async (request) -> Response``
+closure over everything the route needs (its compiled plan, how to read its body,
+how to serialise its result).  Custom route classes can wrap it, as in FastAPI
+(``APIRoute.get_route_handler``).
+
+Serialisation takes the fastest path that gives FastAPI's output:
+
+* a ``response_model`` and the default response class: pydantic-core validates
+  and dumps straight to JSON bytes;
+* otherwise ``jsonable_encoder`` then the response class (``JSONResponse``...).
+"""
+
+from __future__ import annotations
+
+import email.message
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from . import params
+from .concurrency import run_in_threadpool
+from .datastructures import DefaultPlaceholder
+from .dependencies.models import Dependant, is_coroutine_callable
+from .dependencies.plan import Plan
+from .encoders import jsonable_encoder
+from .exceptions import (
+    EndpointContext,
+    HTTPException,
+    RequestValidationError,
+    ResponseValidationError,
+)
+from .fields import ModelField
+from .requests import Request
+from .responses import JSONResponse, Response
+
+Undefined = params.Undefined
+
+
+def is_body_allowed_for_status_code(status_code: int | str | None) -> bool:
+    if status_code is None:
+        return True
+    if status_code in {"default", "1XX", "2XX", "3XX", "4XX", "5XX"}:
+        return True
+    code = int(status_code)
+    return not (code < 200 or code in {204, 205, 304})
+
+
+def endpoint_context(call: Any) -> EndpointContext:
+    """Where the endpoint is defined, for error messages (FastAPI's EndpointContext)."""
+    import inspect
+
+    context: EndpointContext = {}
+    try:
+        source = inspect.getsourcefile(call)
+        if source:
+            context["file"] = source
+        _, line = inspect.getsourcelines(call)
+        context["line"] = line
+    except (OSError, TypeError):
+        pass
+    name = getattr(call, "__name__", None)
+    if name:
+        context["function"] = name
+    return context
+
+
+async def serialize_response(
+    *,
+    field: ModelField | None = None,
+    response_content: Any,
+    include: Any = None,
+    exclude: Any = None,
+    by_alias: bool = True,
+    exclude_unset: bool = False,
+    exclude_defaults: bool = False,
+    exclude_none: bool = False,
+    is_coroutine: bool = True,
+    endpoint_ctx: EndpointContext | None = None,
+    dump_json: bool = False,
+) -> Any:
+    if field is None:
+        return jsonable_encoder(response_content)
+    if is_coroutine:
+        value, errors = field.validate(response_content, {}, loc=("response",))
+    else:
+        value, errors = await run_in_threadpool(
+            field.validate, response_content, {}, loc=("response",)
+        )
+    if errors:
+        raise ResponseValidationError(
+            errors=errors, body=response_content, endpoint_ctx=endpoint_ctx or {}
+        )
+    serializer = field.serialize_json if dump_json else field.serialize
+    return serializer(
+        value,
+        include=include,
+        exclude=exclude,
+        by_alias=by_alias,
+        exclude_unset=exclude_unset,
+        exclude_defaults=exclude_defaults,
+        exclude_none=exclude_none,
+    )
+
+
+async def run_endpoint_function(
+    *, dependant: Dependant, values: dict[str, Any], is_coroutine: bool
+) -> Any:
+    assert dependant.call is not None, "dependant.call must be a function"
+    if is_coroutine:
+        return await dependant.call(**values)
+    return await run_in_threadpool(dependant.call, **values)
+
+
+def _is_json_content_type(content_type: str) -> bool:
+    message = email.message.Message()
+    message["content-type"] = content_type
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
+
+
+async def read_body(
+    request: Request,
+    *,
+    is_form: bool,
+    strict_content_type: bool,
+    form_limits: dict[str, Any] | None,
+    endpoint_ctx: EndpointContext,
+) -> Any:
+    """The parsed body: FormData, decoded JSON, or raw bytes for other content types."""
+    try:
+        if is_form:
+            form = await request.form(**(form_limits or {}))
+            stack = request.scope.get("fastapi_inner_astack")
+            if stack is not None:
+                stack.push_async_callback(form.close)
+            return form
+        body_bytes = await request.body()
+        if not body_bytes:
+            return Undefined
+        content_type = request.headers.get("content-type")
+        if not content_type:
+            if strict_content_type:
+                return body_bytes
+            return await request.json()
+        if _is_json_content_type(content_type):
+            return await request.json()
+        return body_bytes
+    except json.JSONDecodeError as exc:
+        error = RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", exc.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": exc.msg},
+                }
+            ],
+            body=exc.doc,
+            endpoint_ctx=endpoint_ctx,
+        )
+        raise error from exc
+    except HTTPException:
+        raise  # e.g. the body size limit, or a form limit
+    except Exception as exc:
+        raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
+
+
+def get_request_handler(
+    dependant: Dependant,
+    body_field: ModelField | None = None,
+    status_code: int | None = None,
+    response_class: type[Response] | DefaultPlaceholder = DefaultPlaceholder(JSONResponse),
+    response_field: ModelField | None = None,
+    response_model_include: Any = None,
+    response_model_exclude: Any = None,
+    response_model_by_alias: bool = True,
+    response_model_exclude_unset: bool = False,
+    response_model_exclude_defaults: bool = False,
+    response_model_exclude_none: bool = False,
+    dependency_overrides_provider: Any | None = None,
+    embed_body_fields: bool = False,
+    strict_content_type: bool | DefaultPlaceholder = DefaultPlaceholder(True),
+    form_limits: dict[str, Any] | None = None,
+    plan: Plan | None = None,
+) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    """Compile everything the route needs into one ``handler(request) -> Response``."""
+    assert dependant.call is not None, "dependant.call must be a function"
+    call = dependant.call
+    is_coroutine = is_coroutine_callable(call)
+    is_form = body_field is not None and isinstance(body_field.field_info, params.Form)
+    actual_class = (
+        response_class.value if isinstance(response_class, DefaultPlaceholder) else response_class
+    )
+    strict = (
+        strict_content_type.value
+        if isinstance(strict_content_type, DefaultPlaceholder)
+        else strict_content_type
+    )
+    use_dump_json = response_field is not None and isinstance(response_class, DefaultPlaceholder)
+    default_plan = plan or Plan(dependant)
+    override_plans: dict[Any, Plan] = {}
+    context: EndpointContext | None = None
+
+    def current_plan() -> Plan:
+        overrides = getattr(dependency_overrides_provider, "dependency_overrides", None)
+        if not overrides:
+            return default_plan
+        try:
+            key: Any = tuple(overrides.items())
+            cached = override_plans.get(key)
+        except TypeError:  # unhashable override: compile for this request only
+            return Plan(dependant, overrides)
+        if cached is None:
+            cached = override_plans[key] = Plan(dependant, overrides)
+        return cached
+
+    def ctx(request: Request) -> EndpointContext:
+        nonlocal context
+        if context is None:
+            context = endpoint_context(call)
+        result = dict(context)
+        if dependant.path:
+            mount_path = request.scope.get("root_path", "").rstrip("/")
+            result["path"] = f"{request.method} {mount_path}{dependant.path}"
+        return result  # type: ignore[return-value]
+
+    async def app(request: Request) -> Response:
+        body: Any = Undefined
+        if body_field is not None:
+            limits = request.scope.get("fastapi_form_limits", form_limits) if is_form else None
+            body = await read_body(
+                request,
+                is_form=is_form,
+                strict_content_type=strict,
+                form_limits=limits,
+                endpoint_ctx=ctx(request),
+            )
+        solved = await current_plan().solve(request, body, embed_body_fields=embed_body_fields)
+        if solved.errors:
+            raise RequestValidationError(
+                solved.errors, body=None if body is Undefined else body, endpoint_ctx=ctx(request)
+            )
+        if is_coroutine:
+            raw = await call(**solved.values)
+        else:
+            raw = await run_in_threadpool(call, **solved.values)
+        if isinstance(raw, Response):
+            if raw.background is None:
+                raw.background = solved.background_tasks
+            return raw
+        sub = solved.response
+        code = status_code
+        if sub is not None and sub.status_code:
+            code = sub.status_code
+        if response_field is None:
+            content = jsonable_encoder(raw)
+        else:
+            content = await serialize_response(
+                field=response_field,
+                response_content=raw,
+                include=response_model_include,
+                exclude=response_model_exclude,
+                by_alias=response_model_by_alias,
+                exclude_unset=response_model_exclude_unset,
+                exclude_defaults=response_model_exclude_defaults,
+                exclude_none=response_model_exclude_none,
+                is_coroutine=is_coroutine,
+                endpoint_ctx=ctx(request),
+                dump_json=use_dump_json,
+            )
+        kwargs: dict[str, Any] = {"background": solved.background_tasks}
+        if code is not None:
+            kwargs["status_code"] = code
+        if use_dump_json:
+            response = Response(content=content, media_type="application/json", **kwargs)
+        else:
+            response = actual_class(content, **kwargs)
+        if not is_body_allowed_for_status_code(response.status_code):
+            response.body = b""
+        if sub is not None:
+            response.headers.raw.extend(sub.headers.raw)
+        return response
+
+    app.plan = default_plan  # type: ignore[attr-defined]
+    return app

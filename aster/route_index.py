@@ -1,0 +1,161 @@
+"""Finding the routes that can match a path without testing every route.
+
+Routing keeps Starlette's semantics: routes are tried in registration order
+and the first full match wins, so ``/users/{id}`` registered before
+``/users/me`` still takes ``/users/me``.  A trie alone would lose that order,
+so the index only *narrows* the search:
+
+* every route is filed under the static segments its path starts with
+  (``/users/{id}/posts`` under ``users``; a mount ``/static`` under ``static``);
+* fully static paths are also in a dict, for an exact lookup;
+* routes of unknown kinds (custom ``matches``, ``Host``) are always tried.
+
+A request walks the trie along its own segments, collects the routes filed on
+the way, and tests just those, in registration order.  The cost grows with the
+path's depth and with the routes sharing its prefix, not with the size of the
+app.  Any change to the route list (append, insert, remove...) bumps a version
+and the index is rebuilt on the next request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+class RouteList(list):  # type: ignore[type-arg]
+    """A list of routes that counts its modifications, so indexes know when to rebuild."""
+
+    version = 0
+
+    def _changed(self) -> None:
+        self.version += 1
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        self._changed()
+
+    def extend(self, items: Iterable[Any]) -> None:
+        super().extend(items)
+        self._changed()
+
+    def insert(self, index: Any, item: Any) -> None:
+        super().insert(index, item)
+        self._changed()
+
+    def remove(self, item: Any) -> None:
+        super().remove(item)
+        self._changed()
+
+    def pop(self, index: Any = -1) -> Any:
+        item = super().pop(index)
+        self._changed()
+        return item
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+    def sort(self, *args: Any, **kwargs: Any) -> None:
+        super().sort(*args, **kwargs)
+        self._changed()
+
+    def reverse(self) -> None:
+        super().reverse()
+        self._changed()
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        super().__setitem__(index, value)
+        self._changed()
+
+    def __delitem__(self, index: Any) -> None:
+        super().__delitem__(index)
+        self._changed()
+
+    def __iadd__(self, items: Iterable[Any]) -> RouteList:
+        super().__iadd__(items)
+        self._changed()
+        return self
+
+
+class _Node:
+    __slots__ = ("children", "routes")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.routes: list[int] = []
+
+
+def static_prefix(route: Any) -> tuple[list[str] | None, str | None]:
+    """(leading static segments, or None if unknown; the whole path if it is fully static)."""
+    from .routing import Mount, Route, WebSocketRoute
+
+    kind = type(route)
+    if isinstance(route, (Route, WebSocketRoute)):
+        if kind.matches is not Route.matches and kind.matches is not WebSocketRoute.matches:
+            from .api_routing import APIRoute, APIWebSocketRoute
+
+            if kind.matches not in (APIRoute.matches, APIWebSocketRoute.matches):
+                return None, None
+        path = route.path
+        brace = path.find("{")
+        if brace < 0:
+            return _segments(path.rsplit("/", 1)[0]), path
+        return _segments(path[:brace].rsplit("/", 1)[0]), None
+    if isinstance(route, Mount) and kind.matches is Mount.matches:
+        path = route.path
+        brace = path.find("{")
+        if brace >= 0:
+            path = path[:brace].rsplit("/", 1)[0]
+        return _segments(path), None
+    return None, None
+
+
+def _segments(path: str) -> list[str]:
+    return path.split("/")[1:] if path else []
+
+
+class RouteIndex:
+    def __init__(self, routes: list[Any]) -> None:
+        self.version = getattr(routes, "version", None)
+        self.count = len(routes)
+        self.exact: dict[str, list[int]] = {}
+        self.root = _Node()
+        self.always: list[int] = []
+        for index, route in enumerate(routes):
+            segments, exact = static_prefix(route)
+            if segments is None:
+                self.always.append(index)
+                continue
+            if exact is not None:
+                self.exact.setdefault(exact, []).append(index)
+                continue
+            node = self.root
+            for segment in segments:
+                node = node.children.setdefault(segment, _Node())
+            node.routes.append(index)
+
+    def is_current(self, routes: list[Any]) -> bool:
+        return getattr(routes, "version", None) == self.version and len(routes) == self.count
+
+    def candidates(self, path: str) -> list[int]:
+        """Indices of the routes that may match ``path``, in registration order."""
+        found = self.exact.get(path)
+        found = list(found) if found else []
+        node = self.root
+        if node.routes:
+            found += node.routes
+        if node.children:
+            for segment in path.split("/")[1:]:
+                node = node.children.get(segment)  # type: ignore[assignment]
+                if node is None:
+                    break
+                if node.routes:
+                    found += node.routes
+                if not node.children:
+                    break
+        if self.always:
+            found += self.always
+        if len(found) > 1:
+            found.sort()
+        return found
