@@ -54,7 +54,7 @@ from .models import (
 )
 
 Undefined = params.Undefined
-RequiredParam: Any = ...
+RequiredParam: Any = params.Undefined  # "no default": required
 
 
 def _websocket_class() -> type | None:
