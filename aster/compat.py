@@ -1,0 +1,165 @@
+"""Make ``import fastapi…`` and ``import starlette…`` resolve to aster's own modules.
+
+``install()`` puts a finder first on ``sys.meta_path``. From then on:
+
+* ``fastapi.X.Y`` and ``starlette.X.Y`` are *the same module objects* as ``aster.X.Y`` (so
+  ``fastapi.responses is aster.responses`` and ``starlette.responses is aster.responses``),
+  except for the few paths listed in :data:`EXPLICIT`, which live elsewhere in aster.
+* ``fastapi`` and ``starlette`` themselves are small alias modules, not ``aster``: every
+  attribute is looked up on ``aster`` (``fastapi.FastAPI is aster.FastAPI``), but
+  ``__version__`` is the version of the *API aster speaks* (``fastapi.__version__ ==
+  "0.165.0"``, ``starlette.__version__ == "1.10.0"``), because third-party code gates features
+  on those numbers. ``aster.__version__`` is untouched; the alias modules also carry it as
+  ``__aster_version__``. Attributes *set* on an alias module stay on the alias.
+* If aster has no module for a name, the import fails with ``ModuleNotFoundError``: a real
+  FastAPI or Starlette that happens to be installed is never mixed in. Modules of a real
+  FastAPI/Starlette that were already imported are set aside by ``install()`` and put back by
+  ``uninstall()``.
+
+The finder is first on ``sys.meta_path`` so that it wins over an installed fastapi/starlette and
+over a ``fastapi/`` directory on ``sys.path`` (FastAPI's sdist has one at its root, where its
+test suite runs). ``install()`` is idempotent.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import types
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["ALIASES", "EXPLICIT", "install", "installed", "target_for", "uninstall"]
+
+#: The top-level packages that are aliased, with the version of their API aster provides.
+ALIASES: dict[str, str] = {"fastapi": "0.165.0", "starlette": "1.10.0"}
+
+#: Module paths whose aster counterpart is not simply ``aster.<rest of the path>``.
+EXPLICIT: dict[str, str] = {
+    # FastAPI's pydantic-compatibility layer; the tests import version constants from it.
+    "fastapi._compat": "aster._compat",
+    "fastapi._compat.shared": "aster._compat",
+    "fastapi._compat.v2": "aster._compat",
+}
+
+_ASTER = "aster"
+
+
+def target_for(fullname: str) -> str | None:
+    """The aster module that ``fullname`` (``fastapi.…``/``starlette.…``) resolves to."""
+    if fullname in EXPLICIT:
+        return EXPLICIT[fullname]
+    top, _, rest = fullname.partition(".")
+    if top not in ALIASES:
+        return None
+    return f"{_ASTER}.{rest}" if rest else _ASTER
+
+
+class _AliasPackage(types.ModuleType):
+    """``fastapi``/``starlette``: a package whose attributes come from ``aster``."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__") and name != "__all__":
+            raise AttributeError(name)  # keep dunders (__file__ …) honest; __all__ feeds `*`
+        return getattr(importlib.import_module(_ASTER), name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(dir(importlib.import_module(_ASTER))))
+
+
+class AsterAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds ``fastapi…``/``starlette…`` modules and loads them as aster's module objects."""
+
+    def __init__(self) -> None:
+        self.aliased: set[str] = set()
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: types.ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        aster_name = target_for(fullname)
+        if aster_name is None:
+            return None
+        if fullname in ALIASES:
+            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+        try:
+            module = importlib.import_module(aster_name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and aster_name.startswith(exc.name):
+                return None  # aster has no such module: let the import fail
+            raise  # the aster module exists but one of *its* imports is missing
+        spec = importlib.machinery.ModuleSpec(
+            fullname, self, is_package=hasattr(module, "__path__")
+        )
+        spec.loader_state = module
+        return spec
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        if spec.name in ALIASES:
+            module: types.ModuleType = _AliasPackage(spec.name)
+            module.__path__ = []  # a package, but nothing is ever found on disk under it
+            module.__version__ = ALIASES[spec.name]  # type: ignore[attr-defined]
+            module.__aster_version__ = importlib.import_module(_ASTER).__version__  # type: ignore[attr-defined]
+            module.__doc__ = f"Alias of aster's modules under the {spec.name!r} name."
+            return module
+        target: types.ModuleType = spec.loader_state
+        # The import system is about to overwrite __spec__ with the alias spec; keep the real one.
+        spec.loader_state = (target, target.__spec__)
+        return target
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        spec = module.__spec__
+        assert spec is not None
+        self.aliased.add(spec.name)
+        if isinstance(spec.loader_state, tuple):
+            target, original_spec = spec.loader_state
+            target.__spec__ = original_spec
+
+
+_finder: AsterAliasFinder | None = None
+_set_aside: dict[str, types.ModuleType] = {}
+
+
+def _is_aliased_name(name: str) -> bool:
+    return name.partition(".")[0] in ALIASES
+
+
+def installed() -> bool:
+    """Whether the aliases are active."""
+    return _finder is not None and _finder in sys.meta_path
+
+
+def install() -> None:
+    """Activate the aliases (idempotent); the finder is moved to the front if already there."""
+    global _finder
+    if _finder is None:
+        _finder = AsterAliasFinder()
+    if _finder in sys.meta_path:
+        sys.meta_path.remove(_finder)
+    sys.meta_path.insert(0, _finder)
+    # A real fastapi/starlette imported earlier would shadow the aliases: set it aside.
+    for name in [n for n in sys.modules if _is_aliased_name(n)]:
+        if name not in _finder.aliased:
+            _set_aside[name] = sys.modules.pop(name)
+
+
+def uninstall() -> None:
+    """Remove the finder and the alias entries from ``sys.modules``; restore what was set aside.
+
+    aster's own modules stay imported. Code that already did ``import fastapi`` keeps its
+    reference, so this is for tests of the compat layer rather than for production use.
+    """
+    global _finder
+    if _finder is not None:
+        if _finder in sys.meta_path:
+            sys.meta_path.remove(_finder)
+        for name in _finder.aliased:
+            sys.modules.pop(name, None)
+        _finder = None
+    sys.modules.update(_set_aside)
+    _set_aside.clear()
