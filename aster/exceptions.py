@@ -1,0 +1,180 @@
+"""Exceptions of ``fastapi.exceptions`` and ``starlette.exceptions``, as one module.
+
+FastAPI's ``HTTPException`` subclasses Starlette's only to add documentation, so
+aster has a single class: a handler registered for either name catches both.
+"""
+
+from __future__ import annotations
+
+import http
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
+
+from pydantic import BaseModel, create_model
+
+__all__ = [
+    "DependencyScopeError",
+    "EndpointContext",
+    "FastAPIDeprecationWarning",
+    "FastAPIError",
+    "HTTPException",
+    "PydanticV1NotSupportedError",
+    "RequestErrorModel",
+    "RequestValidationError",
+    "ResponseValidationError",
+    "StarletteDeprecationWarning",
+    "StarletteHTTPException",
+    "StarletteWebSocketException",
+    "ValidationException",
+    "WebSocketErrorModel",
+    "WebSocketException",
+    "WebSocketRequestValidationError",
+]
+
+_PHRASES = {status.value: status.phrase for status in http.HTTPStatus}
+
+
+class HTTPException(Exception):
+    """An error answered with ``status_code``; ``detail`` defaults to the status phrase."""
+
+    def __init__(
+        self,
+        status_code: int,
+        detail: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if detail is None:
+            detail = _PHRASES.get(status_code, "")
+        self.status_code = status_code
+        self.detail = detail
+        self.headers = headers
+
+    def __str__(self) -> str:
+        return f"{self.status_code}: {self.detail}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status_code={self.status_code!r}, detail={self.detail!r})"
+
+
+class WebSocketException(Exception):
+    """Closes a WebSocket with ``code``; ``reason`` is sent as the close reason."""
+
+    def __init__(self, code: int, reason: str | None = None) -> None:
+        self.code = code
+        self.reason = reason or ""
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.reason}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, reason={self.reason!r})"
+
+
+# The names FastAPI's module imports Starlette's classes under.
+StarletteHTTPException = HTTPException
+StarletteWebSocketException = WebSocketException
+
+
+class StarletteDeprecationWarning(UserWarning):
+    """A deprecation that users see by default (``DeprecationWarning`` is hidden)."""
+
+
+class FastAPIDeprecationWarning(UserWarning):
+    """A deprecation that users see by default (``DeprecationWarning`` is hidden)."""
+
+
+class FastAPIError(RuntimeError):
+    """A generic framework error (misuse detected at setup or at run time)."""
+
+
+class DependencyScopeError(FastAPIError):
+    """A dependency depends on another one with a narrower scope."""
+
+
+class PydanticV1NotSupportedError(FastAPIError):
+    """A ``pydantic.v1`` model was used; only pydantic v2 models are supported."""
+
+
+class EndpointContext(TypedDict, total=False):
+    """Where an endpoint is defined, for validation error messages."""
+
+    function: str
+    path: str
+    file: str
+    line: int
+
+
+# Models named like the loc roots of request errors; OpenAPI generation uses them.
+RequestErrorModel: type[BaseModel] = create_model("Request")
+WebSocketErrorModel: type[BaseModel] = create_model("WebSocket")
+
+
+class ValidationException(Exception):
+    """Validation failed; ``errors()`` returns pydantic-style error dicts."""
+
+    def __init__(self, errors: Sequence[Any], *, endpoint_ctx: EndpointContext | None = None):
+        self._errors = errors
+        self.endpoint_ctx = endpoint_ctx
+        ctx = endpoint_ctx or {}
+        self.endpoint_function = ctx.get("function")
+        self.endpoint_path = ctx.get("path")
+        self.endpoint_file = ctx.get("file")
+        self.endpoint_line = ctx.get("line")
+
+    def errors(self) -> Sequence[Any]:
+        return self._errors
+
+    def _format_endpoint_context(self) -> str:
+        if not (self.endpoint_file and self.endpoint_line and self.endpoint_function):
+            return f"\n  Endpoint: {self.endpoint_path}" if self.endpoint_path else ""
+        where = (
+            f'\n  File "{self.endpoint_file}", line {self.endpoint_line}, '
+            f"in {self.endpoint_function}"
+        )
+        if self.endpoint_path:
+            where += f"\n    {self.endpoint_path}"
+        return where
+
+    def __str__(self) -> str:
+        count = len(self._errors)
+        lines = [f"{count} validation error{'s' if count != 1 else ''}:\n"]
+        lines.extend(f"  {error}\n" for error in self._errors)
+        lines.append(self._format_endpoint_context())
+        return "".join(lines).rstrip()
+
+
+class RequestValidationError(ValidationException):
+    """The request did not validate; ``body`` is the request body as received."""
+
+    def __init__(
+        self,
+        errors: Sequence[Any],
+        *,
+        body: Any = None,
+        endpoint_ctx: EndpointContext | None = None,
+    ) -> None:
+        super().__init__(errors, endpoint_ctx=endpoint_ctx)
+        self.body = body
+
+
+class WebSocketRequestValidationError(ValidationException):
+    """A WebSocket's handshake parameters did not validate."""
+
+    def __init__(
+        self, errors: Sequence[Any], *, endpoint_ctx: EndpointContext | None = None
+    ) -> None:
+        super().__init__(errors, endpoint_ctx=endpoint_ctx)
+
+
+class ResponseValidationError(ValidationException):
+    """The endpoint's return value did not match its response model (a server bug)."""
+
+    def __init__(
+        self,
+        errors: Sequence[Any],
+        *,
+        body: Any = None,
+        endpoint_ctx: EndpointContext | None = None,
+    ) -> None:
+        super().__init__(errors, endpoint_ctx=endpoint_ctx)
+        self.body = body

@@ -1,0 +1,552 @@
+"""HTTP responses: Starlette's response classes plus FastAPI's ``ORJSONResponse``/``UJSONResponse``.
+
+A plain ``Response``/``JSONResponse`` is built on every request, so construction
+builds ``raw_headers`` directly (``headers`` is a ``MutableHeaders`` made only
+when asked for) and ``JSONResponse`` renders JSON-native content with
+``pydantic_core.to_json``, which is several times faster than ``json.dumps``.
+That is used only for content whose output is byte-identical to Starlette's
+``json.dumps(..., ensure_ascii=False, allow_nan=False, separators=(",", ":"))``;
+everything else (floats printed with an exponent, NaN, non-str keys, other
+types, subclasses, very deep or huge values) goes through the standard library,
+errors included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.cookies
+import json
+import sys
+from collections.abc import AsyncIterable, Iterable, Mapping
+from datetime import datetime
+from email.utils import format_datetime
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
+
+from pydantic_core import to_json
+from typing_extensions import deprecated
+
+from .concurrency import iterate_in_threadpool
+from .datastructures import URL, MutableHeaders
+from .exceptions import FastAPIDeprecationWarning
+from .requests import BODY_SCOPE_KEY, _receive_token
+from .types import Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from .background import BackgroundTask
+
+__all__ = [
+    "FileResponse",
+    "HTMLResponse",
+    "JSONResponse",
+    "MalformedRangeHeader",
+    "ORJSONResponse",
+    "PlainTextResponse",
+    "RangeNotSatisfiable",
+    "RedirectResponse",
+    "Response",
+    "StreamingResponse",
+    "UJSONResponse",
+    "render_json",
+]
+
+Content = str | bytes | memoryview
+SyncContentStream = Iterable[Content]
+AsyncContentStream = AsyncIterable[Content]
+ContentStream = AsyncContentStream | SyncContentStream
+
+_content_types: dict[tuple[str, str], bytes] = {}
+
+
+def _content_type(media_type: str, charset: str) -> bytes:
+    """The encoded content-type header; text types get a charset, as Starlette adds."""
+    key = (media_type, charset)
+    value = _content_types.get(key)
+    if value is None:
+        if media_type.startswith("text/") and "charset=" not in media_type.lower():
+            media_type += "; charset=" + charset
+        value = media_type.encode("latin-1")
+        if len(_content_types) < 512:
+            _content_types[key] = value
+    return value
+
+
+class Response:
+    """A response with a complete body, sent as one ``http.response.body`` message."""
+
+    media_type: str | None = None
+    charset = "utf-8"
+
+    def __init__(
+        self,
+        content: Any = None,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: BackgroundTask | None = None,
+    ) -> None:
+        self.status_code = status_code
+        if media_type is not None:
+            self.media_type = media_type
+        self.background = background
+        self.body = self.render(content)
+        self.init_headers(headers)
+
+    def render(self, content: Any) -> bytes | memoryview:
+        if content is None:
+            return b""
+        if isinstance(content, bytes):
+            return content
+        if isinstance(content, memoryview):
+            return content.cast("B") if content.c_contiguous else content.tobytes()
+        return content.encode(self.charset)  # type: ignore[no-any-return]
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        """Build ``raw_headers``, adding content-length and content-type unless given."""
+        if headers is None:
+            raw: list[tuple[bytes, bytes]] = []
+            add_length = add_type = True
+        else:
+            raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+            names = {name for name, _ in raw}
+            add_length = b"content-length" not in names
+            add_type = b"content-type" not in names
+        body = getattr(self, "body", None)
+        if body is not None and add_length:
+            status = self.status_code
+            if status >= 200 and status != 204 and status != 304:
+                raw.append((b"content-length", str(len(body)).encode("latin-1")))
+        media_type = self.media_type
+        if media_type is not None and add_type:
+            raw.append((b"content-type", _content_type(media_type, self.charset)))
+        self.raw_headers = raw
+
+    @property
+    def headers(self) -> MutableHeaders:
+        """A case-insensitive view that edits ``raw_headers`` in place."""
+        headers: MutableHeaders | None = self.__dict__.get("_headers")
+        if headers is None or headers.raw is not self.raw_headers:
+            headers = self._headers = MutableHeaders(raw=self.raw_headers)
+        return headers
+
+    def set_cookie(
+        self,
+        key: str,
+        value: str = "",
+        max_age: int | None = None,
+        expires: datetime | str | int | None = None,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: Literal["lax", "strict", "none"] | None = "lax",
+        partitioned: bool = False,
+    ) -> None:
+        cookie: http.cookies.BaseCookie[str] = http.cookies.SimpleCookie()
+        cookie[key] = value
+        morsel = cookie[key]
+        if max_age is not None:
+            morsel["max-age"] = max_age  # type: ignore[assignment]
+        if expires is not None:
+            if isinstance(expires, datetime):
+                morsel["expires"] = format_datetime(expires, usegmt=True)
+            else:
+                morsel["expires"] = expires  # type: ignore[assignment]
+        if path is not None:
+            morsel["path"] = path
+        if domain is not None:
+            morsel["domain"] = domain
+        if secure:
+            morsel["secure"] = True  # type: ignore[assignment]
+        if httponly:
+            morsel["httponly"] = True  # type: ignore[assignment]
+        if samesite is not None:
+            assert samesite.lower() in (
+                "strict",
+                "lax",
+                "none",
+            ), "samesite must be either 'strict', 'lax' or 'none'"
+            morsel["samesite"] = samesite
+        if partitioned:
+            if sys.version_info < (3, 14):
+                raise ValueError("Partitioned cookies are only supported in Python 3.14 and above.")
+            morsel["partitioned"] = True  # type: ignore[assignment]  # pragma: no cover
+        output = cookie.output(header="").strip()
+        self.raw_headers.append((b"set-cookie", output.encode("latin-1")))
+
+    def delete_cookie(
+        self,
+        key: str,
+        path: str = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: Literal["lax", "strict", "none"] | None = "lax",
+        partitioned: bool = False,
+    ) -> None:
+        self.set_cookie(
+            key,
+            max_age=0,
+            expires=0,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+            partitioned=partitioned,
+        )
+
+    def _wrap_websocket_denial_send(self, send: Send) -> Send:
+        """Send as a WebSocket denial response (the ``websocket.http.response.*`` messages)."""
+
+        async def denial_send(message: Message) -> None:
+            kind = message["type"]
+            if kind == "http.response.start" or kind == "http.response.body":
+                message = {**message, "type": "websocket." + kind}
+            await send(message)
+
+        return denial_send
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            send = self._wrap_websocket_denial_send(send)
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        await send({"type": "http.response.body", "body": self.body})
+        if self.background is not None:
+            await self.background()
+
+
+class HTMLResponse(Response):
+    media_type = "text/html"
+
+
+class PlainTextResponse(Response):
+    media_type = "text/plain"
+
+
+_json_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_INT_BOUND = 1 << 64
+
+
+def _to_json_agrees(value: Any, depth: int) -> bool:
+    """Whether ``to_json(value)`` is byte-identical to Starlette's ``json.dumps`` output.
+
+    Exact JSON-native types only.  Floats must print without an exponent
+    (``json`` writes ``1e-05``, pydantic ``0.00001``), which also rules out NaN and
+    infinities; ints stay far below the int-to-str digit limit ``json`` enforces.
+    """
+    cls = type(value)
+    if cls is dict:
+        if depth > 32:
+            return False
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            cls = type(item)
+            if cls is str or cls is bool or item is None:
+                continue
+            if cls is int:
+                if -_INT_BOUND < item < _INT_BOUND:
+                    continue
+                return False
+            if not _to_json_agrees(item, depth + 1):
+                return False
+        return True
+    if cls is list or cls is tuple:
+        if depth > 32:
+            return False
+        for item in value:
+            cls = type(item)
+            if cls is str or cls is bool or item is None:
+                continue
+            if cls is int:
+                if -_INT_BOUND < item < _INT_BOUND:
+                    continue
+                return False
+            if not _to_json_agrees(item, depth + 1):
+                return False
+        return True
+    if cls is str or cls is bool or value is None:
+        return True
+    if cls is int:
+        return -_INT_BOUND < value < _INT_BOUND
+    if cls is float:
+        return 1e-4 <= abs(value) < 1e16 or value == 0.0
+    return False
+
+
+def render_json(content: Any) -> bytes:
+    """Starlette's JSON rendering, byte for byte, using pydantic-core where that agrees."""
+    if _to_json_agrees(content, 0):
+        try:
+            return to_json(content)
+        except Exception:  # e.g. a lone surrogate: let json raise its own error below
+            pass
+    return _json_encoder.encode(content).encode("utf-8")
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def __init__(
+        self,
+        content: Any,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: BackgroundTask | None = None,
+    ) -> None:
+        self.status_code = status_code
+        if media_type is not None:
+            self.media_type = media_type
+        self.background = background
+        self.body = self.render(content)
+        self.init_headers(headers)
+
+    def render(self, content: Any) -> bytes:
+        return render_json(content)
+
+
+class RedirectResponse(Response):
+    def __init__(
+        self,
+        url: str | URL,
+        status_code: int = 307,
+        headers: Mapping[str, str] | None = None,
+        background: BackgroundTask | None = None,
+    ) -> None:
+        super().__init__(
+            content=b"", status_code=status_code, headers=headers, background=background
+        )
+        self.headers["location"] = quote(str(url), safe=":/%#?=@[]!$&'()*+,;")
+
+
+def _body_may_be_unread(scope: Scope, receive: Receive) -> bool:
+    """Whether ``receive()`` may still carry request body the response's iterator wants.
+
+    False when the request has no body, or when a ``Request`` on this very
+    ``receive`` has read all of it (it records that in the scope).
+    """
+    for name, value in scope.get("headers", ()):
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip(b" 0")):
+            recorded = scope.get(BODY_SCOPE_KEY)
+            return recorded is None or recorded[0] != _receive_token(receive)
+    return False
+
+
+class _Watch:
+    """What the disconnect watcher and the streaming loop share."""
+
+    __slots__ = ("waiting", "disconnected", "interrupted")
+
+    def __init__(self) -> None:
+        self.waiting = self.disconnected = self.interrupted = False
+
+
+class StreamingResponse(Response):
+    """A response whose body comes from an (async or sync) iterator, chunk by chunk.
+
+    Sync iterators run in the threadpool.  While streaming, a small task listens
+    for ``http.disconnect`` and, if the iterator is waiting for its next chunk,
+    interrupts it, so an idle stream (say, server-sent events) stops as soon as
+    the client leaves.  It does not listen while the request body may still be
+    unread, since listening consumes ``receive()`` and the iterator may want the
+    body; then the server's ``send`` raising ``OSError`` is what ends the stream.
+    The iterator runs in the caller's task, so its context is the endpoint's.
+    """
+
+    body_iterator: AsyncContentStream
+
+    def __init__(
+        self,
+        content: ContentStream,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: BackgroundTask | None = None,
+    ) -> None:
+        if isinstance(content, AsyncIterable):
+            self.body_iterator = content
+        else:
+            self.body_iterator = iterate_in_threadpool(content)
+        self.status_code = status_code
+        self.media_type = self.media_type if media_type is None else media_type
+        self.background = background
+        self.init_headers(headers)
+
+    async def listen_for_disconnect(self, receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+
+    async def stream_response(self, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        charset = self.charset
+        async for chunk in self.body_iterator:
+            if not isinstance(chunk, (bytes, memoryview)):
+                chunk = chunk.encode(charset)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.stream_response(self._wrap_websocket_denial_send(send))
+        elif _body_may_be_unread(scope, receive):
+            try:
+                await self.stream_response(send)
+            except OSError:  # the client went away (ASGI servers raise OSError from send)
+                await _aclose(self.body_iterator)
+        else:
+            await self._stream_watching(scope, receive, send)
+        if self.background is not None:
+            await self.background()
+
+    async def _stream_watching(self, scope: Scope, receive: Receive, send: Send) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        watch = _Watch()
+
+        async def watcher() -> None:
+            try:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+            except Exception:  # a receive that fails cannot tell us anything more
+                return
+            watch.disconnected = True
+            if watch.waiting:
+                # The task is suspended inside the iterator: interrupt it there.
+                watch.interrupted = True
+                task.cancel()
+
+        watcher_task = asyncio.get_running_loop().create_task(watcher())
+        iterator = self.body_iterator.__aiter__()
+        charset = self.charset
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
+            )
+            while not watch.disconnected:
+                watch.waiting = True
+                try:
+                    chunk = await iterator.__anext__()
+                except StopAsyncIteration:
+                    chunk = _END
+                except asyncio.CancelledError:
+                    if not watch.interrupted:
+                        raise
+                    chunk = _END
+                finally:
+                    watch.waiting = False
+                if watch.interrupted:
+                    _uncancel(task)
+                    break
+                if chunk is _END:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    return
+                if not isinstance(chunk, (bytes, memoryview)):
+                    chunk = chunk.encode(charset)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except OSError:
+            pass  # the client went away while we were sending
+        finally:
+            watcher_task.cancel()
+        await _aclose(iterator)
+
+
+_END: Any = object()
+
+
+def _uncancel(task: asyncio.Task[Any]) -> None:
+    uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+    if uncancel is not None:
+        uncancel()
+
+
+async def _aclose(iterator: Any) -> None:
+    """Close an abandoned async iterator now, so its ``finally`` blocks run promptly."""
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:  # pragma: no cover - the stream is over either way
+            pass
+
+
+@deprecated(
+    "UJSONResponse is deprecated, FastAPI now serializes data directly to JSON "
+    "bytes via Pydantic when a return type or response model is set, which is "
+    "faster and doesn't need a custom response class. Read more in the FastAPI "
+    "docs: https://fastapi.tiangolo.com/advanced/custom-response/#orjson-or-response-model "
+    "and https://fastapi.tiangolo.com/tutorial/response-model/",
+    category=FastAPIDeprecationWarning,
+    stacklevel=2,
+)
+class UJSONResponse(JSONResponse):
+    """JSON rendered by ``ujson`` (deprecated in FastAPI; ``ujson`` is imported on first use)."""
+
+    def render(self, content: Any) -> bytes:
+        ujson = _optional_module("ujson")
+        assert ujson is not None, "ujson must be installed to use UJSONResponse"
+        return ujson.dumps(content, ensure_ascii=False).encode("utf-8")  # type: ignore[no-any-return]
+
+
+@deprecated(
+    "ORJSONResponse is deprecated, FastAPI now serializes data directly to JSON "
+    "bytes via Pydantic when a return type or response model is set, which is "
+    "faster and doesn't need a custom response class. Read more in the FastAPI "
+    "docs: https://fastapi.tiangolo.com/advanced/custom-response/#orjson-or-response-model "
+    "and https://fastapi.tiangolo.com/tutorial/response-model/",
+    category=FastAPIDeprecationWarning,
+    stacklevel=2,
+)
+class ORJSONResponse(JSONResponse):
+    """JSON rendered by ``orjson`` (deprecated in FastAPI; ``orjson`` is imported on first use)."""
+
+    def render(self, content: Any) -> bytes:
+        orjson = _optional_module("orjson")
+        assert orjson is not None, "orjson must be installed to use ORJSONResponse"
+        return orjson.dumps(  # type: ignore[no-any-return]
+            content, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+        )
+
+
+_optional_modules: dict[str, Any] = {}
+
+
+def _optional_module(name: str) -> Any:
+    """Import ``name`` once, or return None if it is not installed."""
+    try:
+        return _optional_modules[name]
+    except KeyError:
+        pass
+    try:
+        module = __import__(name)
+    except ModuleNotFoundError:
+        module = None
+    _optional_modules[name] = module
+    return module
+
+
+# FileResponse subclasses Response, so its module imports this one.
+from ._fileresponse import FileResponse, MalformedRangeHeader, RangeNotSatisfiable  # noqa: E402
+
+
+def __getattr__(name: str) -> Any:
+    # FastAPI's module also offers EventSourceResponse; it lives with the SSE support.
+    if name == "EventSourceResponse":
+        try:
+            from .sse import EventSourceResponse
+        except ImportError:  # SSE support not there yet
+            pass
+        else:
+            return EventSourceResponse
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
