@@ -264,7 +264,10 @@ class APIRoute(routing.Route):
         )
 
     def matches(self, scope: Scope) -> tuple[routing.Match, Scope]:
-        match, child_scope = super().matches(scope)
+        return self._matches_path(scope, routing.get_route_path(scope))
+
+    def _matches_path(self, scope: Scope, route_path: str) -> tuple[routing.Match, Scope]:
+        match, child_scope = super()._matches_path(scope, route_path)
         if match is not routing.Match.NONE:
             child_scope["route"] = self
         return match, child_scope
@@ -326,7 +329,10 @@ class APIWebSocketRoute(routing.WebSocketRoute):
         self.app = _websocket_session_with_stacks(session)
 
     def matches(self, scope: Scope) -> tuple[routing.Match, Scope]:
-        match, child_scope = super().matches(scope)
+        return self._matches_path(scope, routing.get_route_path(scope))
+
+    def _matches_path(self, scope: Scope, route_path: str) -> tuple[routing.Match, Scope]:
+        match, child_scope = super()._matches_path(scope, route_path)
         if match is not routing.Match.NONE:
             child_scope["route"] = self
         return match, child_scope

@@ -23,7 +23,7 @@ from pydantic.errors import PydanticSchemaGenerationError
 from pydantic.fields import FieldInfo
 from pydantic.version import VERSION as PYDANTIC_VERSION
 from pydantic.warnings import UnsupportedFieldAttributeWarning
-from pydantic_core import PydanticUndefined
+from pydantic_core import PydanticUndefined, SchemaValidator
 
 from .datastructures import UploadFile
 from .exceptions import FastAPIError
@@ -190,7 +190,14 @@ class ModelField:
                 Annotated[args],  # type: ignore[valid-type]
                 config=self.config,
             )
-        self._validate_python = self._type_adapter.validate_python
+        validator = self._type_adapter.validator
+        # The core validator directly: the adapter's wrapper costs more than a simple
+        # validation.  Plugin-wrapped or deferred validators keep the adapter's path.
+        self._validate_python = (
+            validator.validate_python
+            if isinstance(validator, SchemaValidator)
+            else self._type_adapter.validate_python
+        )
 
     @property
     def alias(self) -> str:

@@ -33,7 +33,7 @@ from .exceptions import (
 )
 from .fields import ModelField
 from .requests import Request
-from .responses import JSONResponse, Response
+from .responses import JSONResponse, Response, json_response_from_bytes, plain_json
 
 Undefined = params.Undefined
 
@@ -170,6 +170,16 @@ async def read_body(
         raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
 
 
+def _finish(response: Response, sub: Response | None) -> Response:
+    """No body where the status forbids one; headers set on an injected ``Response``."""
+    status = response.status_code
+    if status < 200 or status in (204, 205, 304):
+        response.body = b""
+    if sub is not None:
+        response.headers.raw.extend(sub.headers.raw)
+    return response
+
+
 def get_request_handler(
     dependant: Dependant,
     body_field: ModelField | None = None,
@@ -202,6 +212,7 @@ def get_request_handler(
         else strict_content_type
     )
     use_dump_json = response_field is not None and isinstance(response_class, DefaultPlaceholder)
+    default_json = actual_class is JSONResponse
     default_plan = plan or Plan(dependant)
     override_plans: dict[Any, Plan] = {}
     context: EndpointContext | None = None
@@ -258,8 +269,14 @@ def get_request_handler(
         if sub is not None and sub.status_code:
             code = sub.status_code
         if response_field is None:
+            rendered = plain_json(raw) if default_json else None
+            if rendered is not None:
+                response = json_response_from_bytes(rendered, code or 200, solved.background_tasks)
+                return _finish(response, sub)
             content = jsonable_encoder(raw)
+            use_bytes = False
         else:
+            use_bytes = use_dump_json
             content = await serialize_response(
                 field=response_field,
                 response_content=raw,
@@ -273,18 +290,13 @@ def get_request_handler(
                 endpoint_ctx=ctx(request),
                 dump_json=use_dump_json,
             )
-        kwargs: dict[str, Any] = {"background": solved.background_tasks}
-        if code is not None:
-            kwargs["status_code"] = code
-        if use_dump_json:
-            response = Response(content=content, media_type="application/json", **kwargs)
+        if use_bytes:
+            response = json_response_from_bytes(content, code or 200, solved.background_tasks)
+        elif code is None:
+            response = actual_class(content, background=solved.background_tasks)
         else:
-            response = actual_class(content, **kwargs)
-        if not is_body_allowed_for_status_code(response.status_code):
-            response.body = b""
-        if sub is not None:
-            response.headers.raw.extend(sub.headers.raw)
-        return response
+            response = actual_class(content, status_code=code, background=solved.background_tasks)
+        return _finish(response, sub)
 
     app.plan = default_plan  # type: ignore[attr-defined]
     return app

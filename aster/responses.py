@@ -287,6 +287,40 @@ def render_json(content: Any) -> bytes:
     return _json_encoder.encode(content).encode("utf-8")
 
 
+def plain_json(content: Any) -> bytes | None:
+    """``content`` rendered by pydantic-core if it is plain JSON data, else None.
+
+    Plain data (exact str/int/bool/None/float without exponent, in dicts with str
+    keys and lists) comes out of ``jsonable_encoder`` unchanged, so the framework
+    can skip the encoder and render in one pass when this succeeds.
+    """
+    if _to_json_agrees(content, 0):
+        try:
+            return to_json(content)
+        except Exception:  # e.g. a lone surrogate: the slow path raises json's error
+            return None
+    return None
+
+
+def json_response_from_bytes(
+    body: bytes, status_code: int = 200, background: BackgroundTask | None = None
+) -> Response:
+    """A ``application/json`` response around bytes rendered elsewhere (no re-encoding)."""
+    response = Response.__new__(Response)
+    response.status_code = status_code
+    response.background = background
+    response.body = body
+    response.media_type = "application/json"
+    if status_code >= 200 and status_code != 204 and status_code != 304:
+        response.raw_headers = [
+            (b"content-length", str(len(body)).encode("latin-1")),
+            (b"content-type", b"application/json"),
+        ]
+    else:
+        response.raw_headers = [(b"content-type", b"application/json")]
+    return response
+
+
 class JSONResponse(Response):
     media_type = "application/json"
 

@@ -86,23 +86,33 @@ class _Node:
         self.routes: list[int] = []
 
 
+def _standard_matching(route: Any) -> bool:
+    """The route matches by its path like ours do (its class did not override ``matches``)."""
+    from .api_routing import APIRoute, APIWebSocketRoute
+    from .routing import Mount, Route, WebSocketRoute
+
+    return type(route).matches in (
+        Route.matches,
+        WebSocketRoute.matches,
+        Mount.matches,
+        APIRoute.matches,
+        APIWebSocketRoute.matches,
+    )
+
+
 def static_prefix(route: Any) -> tuple[list[str] | None, str | None]:
     """(leading static segments, or None if unknown; the whole path if it is fully static)."""
     from .routing import Mount, Route, WebSocketRoute
 
-    kind = type(route)
+    if not _standard_matching(route):
+        return None, None
     if isinstance(route, (Route, WebSocketRoute)):
-        if kind.matches is not Route.matches and kind.matches is not WebSocketRoute.matches:
-            from .api_routing import APIRoute, APIWebSocketRoute
-
-            if kind.matches not in (APIRoute.matches, APIWebSocketRoute.matches):
-                return None, None
         path = route.path
         brace = path.find("{")
         if brace < 0:
             return _segments(path.rsplit("/", 1)[0]), path
         return _segments(path[:brace].rsplit("/", 1)[0]), None
-    if isinstance(route, Mount) and kind.matches is Mount.matches:
+    if isinstance(route, Mount):
         path = route.path
         brace = path.find("{")
         if brace >= 0:
@@ -118,10 +128,14 @@ def _segments(path: str) -> list[str]:
 class RouteIndex:
     def __init__(self, routes: list[Any]) -> None:
         self.version = getattr(routes, "version", None)
-        self.count = len(routes)
         self.exact: dict[str, list[int]] = {}
         self.root = _Node()
         self.always: list[int] = []
+        #: Per route: ``(scope, route_path) -> (Match, child_scope)``.
+        self.matchers: list[Any] = [
+            route._matches_path if _standard_matching(route) else _generic_matcher(route)
+            for route in routes
+        ]
         for index, route in enumerate(routes):
             segments, exact = static_prefix(route)
             if segments is None:
@@ -135,27 +149,40 @@ class RouteIndex:
                 node = node.children.setdefault(segment, _Node())
             node.routes.append(index)
 
-    def is_current(self, routes: list[Any]) -> bool:
-        return getattr(routes, "version", None) == self.version and len(routes) == self.count
-
     def candidates(self, path: str) -> list[int]:
-        """Indices of the routes that may match ``path``, in registration order."""
-        found = self.exact.get(path)
-        found = list(found) if found else []
+        """Indices of the routes that may match ``path``, in registration order.
+
+        The result may be one of the index's own lists: callers only iterate it.
+        """
+        parts: list[list[int]] = []
+        exact = self.exact.get(path)
+        if exact:
+            parts.append(exact)
         node = self.root
         if node.routes:
-            found += node.routes
+            parts.append(node.routes)
         if node.children:
             for segment in path.split("/")[1:]:
                 node = node.children.get(segment)  # type: ignore[assignment]
                 if node is None:
                     break
                 if node.routes:
-                    found += node.routes
+                    parts.append(node.routes)
                 if not node.children:
                     break
         if self.always:
-            found += self.always
-        if len(found) > 1:
-            found.sort()
-        return found
+            parts.append(self.always)
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return parts  # type: ignore[return-value]
+        return sorted(index for part in parts for index in part)
+
+
+def _generic_matcher(route: Any) -> Any:
+    """For routes with their own ``matches``: ignore the precomputed path."""
+
+    def match(scope: Any, route_path: str) -> Any:
+        return route.matches(scope)
+
+    return match

@@ -250,16 +250,27 @@ class Route(BaseRoute):
         self.path_regex, self.path_format, self.param_convertors = compile_path(path)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] == "http":
-            params = _match_params(self.path_regex, self.param_convertors, get_route_path(scope))
-            if params is not None:
-                path_params = dict(scope.get("path_params", {}))
-                path_params.update(params)
-                child_scope = {"endpoint": self.endpoint, "path_params": path_params}
-                if self.methods and scope["method"] not in self.methods:
-                    return Match.PARTIAL, child_scope
-                return Match.FULL, child_scope
-        return Match.NONE, {}
+        return self._matches_path(scope, get_route_path(scope))
+
+    def _matches_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
+        """``matches`` with the route path already computed (the router does it once)."""
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        match = self.path_regex.match(route_path)
+        if match is None:
+            return Match.NONE, {}
+        params = match.groupdict()
+        if params:
+            convertors = self.param_convertors
+            for key, value in params.items():
+                params[key] = convertors[key].convert(value)
+        outer = scope.get("path_params")
+        if outer:
+            params = {**outer, **params}
+        child_scope = {"endpoint": self.endpoint, "path_params": params}
+        if self.methods and scope["method"] not in self.methods:
+            return Match.PARTIAL, child_scope
+        return Match.FULL, child_scope
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         seen = set(path_params.keys())
@@ -320,8 +331,11 @@ class WebSocketRoute(BaseRoute):
         self.path_regex, self.path_format, self.param_convertors = compile_path(path)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        return self._matches_path(scope, get_route_path(scope))
+
+    def _matches_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         if scope["type"] == "websocket":
-            params = _match_params(self.path_regex, self.param_convertors, get_route_path(scope))
+            params = _match_params(self.path_regex, self.param_convertors, route_path)
             if params is not None:
                 path_params = dict(scope.get("path_params", {}))
                 path_params.update(params)
@@ -384,9 +398,11 @@ class Mount(BaseRoute):
         return getattr(self._base_app, "routes", [])
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        return self._matches_path(scope, get_route_path(scope))
+
+    def _matches_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         if scope["type"] in ("http", "websocket"):
             root_path = scope.get("root_path", "")
-            route_path = get_route_path(scope)
             params = _match_params(self.path_regex, self.param_convertors, route_path)
             if params is not None:
                 remaining_path = "/" + params.pop("path")
@@ -564,7 +580,7 @@ class Router:
 
     def _route_index(self) -> RouteIndex:
         index = self._index
-        if index is None or not index.is_current(self._routes):
+        if index is None or index.version != self._routes.version:
             index = self._index = RouteIndex(self._routes)
         return index
 
@@ -640,15 +656,16 @@ class Router:
         route_path = get_route_path(scope)
         partial: BaseRoute | None = None
         partial_scope: Scope = {}
-        for index in self._route_index().candidates(route_path):
-            route = routes[index]
-            match, child_scope = route.matches(scope)
+        route_index = self._route_index()
+        matchers = route_index.matchers
+        for index in route_index.candidates(route_path):
+            match, child_scope = matchers[index](scope, route_path)
             if match is Match.FULL:
                 scope.update(child_scope)
-                await route.handle(scope, receive, send)
+                await routes[index].handle(scope, receive, send)
                 return
             if match is Match.PARTIAL and partial is None:
-                partial, partial_scope = route, child_scope
+                partial, partial_scope = routes[index], child_scope
         if partial is not None:
             # Right path, wrong method: the route answers 405 with its Allow header.
             scope.update(partial_scope)

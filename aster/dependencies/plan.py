@@ -24,11 +24,18 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from copy import deepcopy
 from typing import Any
 
+from pydantic import ValidationError
+
 from .. import params
 from ..background import BackgroundTasks
 from ..concurrency import contextmanager_in_threadpool, run_in_threadpool
 from ..datastructures import FormData, Headers, ImmutableMultiDict, UploadFile
-from ..fields import ModelField, field_annotation_is_sequence, get_missing_field_error
+from ..fields import (
+    ModelField,
+    errors_with_loc,
+    field_annotation_is_sequence,
+    get_missing_field_error,
+)
 from ..responses import Response
 from .models import (
     Dependant,
@@ -60,6 +67,9 @@ class ParamReader:
         "copy_default",
         "validate_default",
         "model",
+        "simple",
+        "alias",
+        "validate_core",
     )
 
     def __init__(self, field: ModelField) -> None:
@@ -75,6 +85,10 @@ class ParamReader:
         self.default = None if self.required else field.get_default()
         self.copy_default = not isinstance(self.default, _IMMUTABLE)
         self.validate_default = bool(info.validate_default)
+        #: One key, one value, no parameter model: read with a plain ``get``.
+        self.simple = self.model is None and not self.multi and len(self.aliases) == 1
+        self.alias = self.aliases[0]
+        self.validate_core = field._validate_python
 
 
 def read_value(source: Mapping[str, Any], alias: str, multi: bool) -> Any:
@@ -122,7 +136,19 @@ def read_params(
     """Validate every parameter of one location into ``values``; return the errors."""
     errors: list[dict[str, Any]] = []
     for reader in readers:
-        if reader.model is not None:
+        if reader.simple:
+            value = source.get(reader.alias)
+            if value is not None:
+                try:
+                    values[reader.name] = reader.validate_core(value, from_attributes=True)
+                except ValidationError as exc:
+                    errors += errors_with_loc(
+                        exc.errors(include_url=False), (reader.location, reader.alias)
+                    )
+                continue
+            loc = (reader.location, reader.alias)
+            value, reader_errors = validate_value(reader, Undefined, loc)
+        elif reader.model is not None:
             from .param_models import read_param_model
 
             value, reader_errors = read_param_model(reader, source)
@@ -283,18 +309,22 @@ class Plan:
         embed_body_fields: bool = False,
         response: Response | None = None,
     ) -> Solved:
+        if self.simple:
+            values: dict[str, Any] = {}
+            errors = await _read_inputs(self.endpoint, request, body, embed_body_fields, values)
+            return Solved(values, errors, None, response)
         steps = self.steps
         last = len(steps) - 1
         results: list[Any] = [None] * len(steps)
         failed = [False] * len(steps)
-        errors: list[dict[str, Any]] = []
+        errors = []
         cache: dict[Any, Any] = {}
         background: BackgroundTasks | None = None
         if response is None and self.needs_response:
             response = Response()
             del response.headers["content-length"]
             response.status_code = None  # type: ignore[assignment]
-        values: dict[str, Any] = {}
+        values = {}
         for index, step in enumerate(steps):
             values = {}
             inputs_failed = False
@@ -303,22 +333,7 @@ class Plan:
                     inputs_failed = True
                 else:
                     values[steps[child].name] = results[child]  # type: ignore[index]
-            step_errors: list[dict[str, Any]] = []
-            if step.has_params:
-                if step.path_params:
-                    step_errors += read_params(step.path_params, request.path_params, values)
-                if step.query_params:
-                    step_errors += read_params(step.query_params, request.query_params, values)
-                if step.header_params:
-                    step_errors += read_params(step.header_params, request.headers, values)
-                if step.cookie_params:
-                    step_errors += read_params(step.cookie_params, request.cookies, values)
-            if step.body_params:
-                from .body import read_body_params
-
-                step_errors += await read_body_params(
-                    step.body_params, body, embed_body_fields, values
-                )
+            step_errors = await _read_inputs(step, request, body, embed_body_fields, values)
             if step.has_injections:
                 background = _inject(step, request, values, background, response)
             if step_errors:
@@ -336,6 +351,27 @@ class Plan:
             if step.cache_key not in cache:
                 cache[step.cache_key] = result
         return Solved(values, errors, background, response)
+
+
+async def _read_inputs(
+    step: Step, request: Any, body: Any, embed_body_fields: bool, values: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Read and validate one step's path, query, header, cookie and body parameters."""
+    errors: list[dict[str, Any]] = []
+    if step.has_params:
+        if step.path_params:
+            errors = read_params(step.path_params, request.path_params, values)
+        if step.query_params:
+            errors += read_params(step.query_params, request.query_params, values)
+        if step.header_params:
+            errors += read_params(step.header_params, request.headers, values)
+        if step.cookie_params:
+            errors += read_params(step.cookie_params, request.cookies, values)
+    if step.body_params:
+        from .body import read_body_params
+
+        errors += await read_body_params(step.body_params, body, embed_body_fields, values)
+    return errors
 
 
 def _inject(
