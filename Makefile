@@ -44,7 +44,7 @@ compat: $(STAMP)
 
 bench: $(STAMP) sysdeps
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench --suite all $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

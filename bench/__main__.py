@@ -1,7 +1,11 @@
 """``python -m bench``: aster against its peers on the same app, measured with wrk.
 
-Prints a Markdown table (req/s, aster's ratio to each peer, p99) and writes
-``latest.md``, ``latest.json`` (every run, raw) and ``latest.png`` to ``--out``.
+Two suites (``bench/suites.py``): ``--suite servers`` (the default) compares the servers
+on one raw ASGI app; ``--suite framework`` the same application written for each
+framework, each on its natural server; ``--suite all`` runs both.  Each suite prints a
+Markdown table (req/s, aster's ratio to each peer, p99) and writes ``<stem>.md``,
+``<stem>.json`` (every run, raw) and ``<stem>.png`` to ``--out``: ``latest.*`` for the
+servers, ``framework.*`` for the frameworks.
 Exits 1 if any run failed or was invalid; the results are still written.
 """
 
@@ -17,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from . import process, report, wrk
-from .runner import Settings, run_all
-from .scenarios import SCENARIOS
-from .servers import BASELINE, SERVERS, Contender, raw_contenders
+from .frameworks import FRAMEWORKS, framework_contenders
+from .runner import Run, Settings, run_all
+from .servers import SERVERS, Contender, distribution_version, raw_contenders
+from .suites import SUITES, Suite
 
 DEFAULT_OUT = Path(__file__).parent / "results"
 
@@ -31,7 +36,14 @@ def _csv(value: str) -> list[str]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark aster against uvicorn and granian on the same ASGI app with wrk.",
+        description="Benchmark aster against its peers with wrk: servers on one raw ASGI app "
+        "(--suite servers), or the same app on each framework (--suite framework).",
+    )
+    p.add_argument(
+        "--suite",
+        choices=[*SUITES, "all"],
+        default="servers",
+        help="what to compare (default: servers)",
     )
     p.add_argument("--duration", type=int, default=5, help="seconds per measured run")
     p.add_argument("--warmup", type=int, default=1, help="seconds of warm-up before each run")
@@ -39,10 +51,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=64, help="wrk keep-alive connections")
     p.add_argument("--threads", type=int, default=1, help="wrk threads")
     p.add_argument(
-        "--servers", type=_csv, default=list(SERVERS), help="comma-separated (default: all)"
+        "--servers",
+        type=_csv,
+        default=list(SERVERS),
+        help="servers suite: comma-separated (default: all)",
     )
     p.add_argument(
-        "--scenarios", type=_csv, default=list(SCENARIOS), help="comma-separated (default: all)"
+        "--frameworks",
+        type=_csv,
+        default=list(FRAMEWORKS),
+        help="framework suite: comma-separated (default: all)",
+    )
+    p.add_argument(
+        "--scenarios",
+        type=_csv,
+        default=None,
+        help="comma-separated, from any selected suite (default: all of each)",
     )
     p.add_argument("--quick", action="store_true", help="smoke test: 1 round of 1 s runs")
     p.add_argument("--no-pin", dest="pin", action="store_false", help="don't pin CPUs")
@@ -57,11 +81,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--warmup must not be negative")
     if args.threads > args.connections:
         p.error("--threads must not exceed --connections")
-    unknown = [s for s in args.scenarios if s not in SCENARIOS]
+    args.suites = list(SUITES.values()) if args.suite == "all" else [SUITES[args.suite]]
+    known = [name for suite in args.suites for name in suite.scenarios]
+    unknown = [s for s in args.scenarios or () if s not in known]
     if unknown:
-        p.error(f"unknown scenario(s): {', '.join(unknown)} (known: {', '.join(SCENARIOS)})")
+        p.error(
+            f"unknown scenario(s): {', '.join(unknown)} (known: {', '.join(dict.fromkeys(known))})"
+        )
     try:
-        args.contenders = raw_contenders(args.servers)
+        args.contenders = {
+            "servers": raw_contenders(args.servers),
+            "framework": framework_contenders(args.frameworks),
+        }
     except ValueError as exc:
         p.error(str(exc))
     return args
@@ -85,14 +116,22 @@ def _wrk_version() -> str:
         return "unknown"
 
 
-def _meta(args: argparse.Namespace, settings: Settings, contenders: list[Contender]) -> dict:
+def _meta(
+    suite: Suite, settings: Settings, contenders: list[Contender], scenarios: list[str]
+) -> dict:
     def cpus(s: frozenset[int] | None) -> str:
         return ",".join(map(str, sorted(s))) if s else ""
 
     versions: dict[str, Any] = {"python": platform.python_version()}
+    for c in contenders:
+        if c.framework:
+            versions[c.framework] = c.framework_version()
     versions |= {c.server.name: c.server.version() for c in contenders}
+    if any(c.framework for c in contenders):
+        versions["pydantic"] = distribution_version("pydantic")
     versions["wrk"] = _wrk_version().removeprefix("wrk ")
-    return {
+    meta: dict[str, Any] = {
+        "suite": suite.name,
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "cpu": f"{_cpu_model()} ({len(_allowed_cpus())} CPUs)",
         "platform": platform.platform(),
@@ -108,7 +147,11 @@ def _meta(args: argparse.Namespace, settings: Settings, contenders: list[Contend
             "load_cpus": cpus(settings.cpus.load),
         },
         "apps": {c.name: c.app for c in contenders},
+        "scenarios": {name: suite.scenarios[name].description for name in scenarios},
     }
+    if any(c.framework for c in contenders):
+        meta["contenders"] = {c.name: c.describe() for c in contenders}
+    return meta
 
 
 def _allowed_cpus() -> set[int]:
@@ -124,19 +167,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     process.install_cleanup()
 
-    contenders: list[Contender] = []
-    for c in args.contenders:
-        if c.server.available():
-            contenders.append(c)
-        else:
-            print(f"bench: {c.name} is not installed; skipping it", file=sys.stderr)
-    if not contenders:
-        print("bench: no server to run", file=sys.stderr)
-        return 2
-    # The baseline goes first, so its column leads and every ratio is baseline/peer.
-    contenders.sort(key=lambda c: c.name != BASELINE)
-    baseline = BASELINE if contenders[0].name == BASELINE and len(contenders) > 1 else None
-
     cpu_plan, warning = process.plan_cpus(args.pin)
     if warning:
         print(f"bench: {warning}", file=sys.stderr)
@@ -148,10 +178,43 @@ def main(argv: list[str] | None = None) -> int:
         threads=args.threads,
         cpus=cpu_plan,
     )
-    scenarios = [SCENARIOS[s] for s in args.scenarios]
-    names = [c.name for c in contenders]
-    meta = _meta(args, settings, contenders)
+    status: int | None = None
+    for suite in args.suites:
+        code = run_suite(suite, args, settings)
+        if code == 130:
+            return code
+        status = code if status is None else max(status, code)
+    return status or 0
 
+
+def run_suite(suite: Suite, args: argparse.Namespace, settings: Settings) -> int:
+    """Run one suite and write its results; 0 if all went well, 1 if a run failed, 2 if
+    there was nothing to run."""
+    names = [s for s in suite.scenarios if args.scenarios is None or s in args.scenarios]
+    if not names:
+        print(f"bench: no {suite.name} scenario selected; skipping that suite", file=sys.stderr)
+        return 0
+    contenders: list[Contender] = []
+    for c in args.contenders[suite.name]:
+        if c.available():
+            contenders.append(c)
+        else:
+            print(f"bench: {c.name} is not installed; skipping it", file=sys.stderr)
+    if not contenders:
+        print(f"bench: nothing to run in the {suite.name} suite", file=sys.stderr)
+        return 2
+    # The baseline goes first, so its column leads and every ratio is baseline/peer.
+    contenders.sort(key=lambda c: c.name != suite.baseline)
+    baseline = (
+        suite.baseline if contenders[0].name == suite.baseline and len(contenders) > 1 else None
+    )
+    scenarios = [suite.scenarios[s] for s in names]
+    columns = [c.name for c in contenders]
+    unsupported = {c.name: c.unsupported for c in contenders if c.unsupported}
+    meta = _meta(suite, settings, contenders, names)
+    print(f"bench: {suite.name} suite: {', '.join(columns)} on {', '.join(names)}", file=sys.stderr)
+
+    runs: list[Run]
     try:
         runs = run_all(contenders, scenarios, settings)
     except KeyboardInterrupt:
@@ -160,22 +223,27 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         process.stop_all()
 
-    summary = report.summarize(runs, names, [s.name for s in scenarios])
-    text = report.markdown(summary, names, baseline, meta, runs)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "latest.md").write_text(text)
-    (args.out / "latest.json").write_text(report.to_json(summary, names, baseline, meta, runs))
+    summary = report.summarize(runs, columns, names)
+    text = report.markdown(summary, columns, baseline, meta, runs, unsupported)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / suite.stem
+    stem.with_suffix(".md").write_text(text)
+    stem.with_suffix(".json").write_text(
+        report.to_json(summary, columns, baseline, meta, runs, unsupported)
+    )
     report.chart(
         summary,
-        names,
+        columns,
         baseline,
-        args.out / "latest.png",
-        title="Raw ASGI throughput",
+        stem.with_suffix(".png"),
+        title=suite.title,
         subtitle=f"{meta['cpu']}; wrk -c{args.connections}, {args.duration}s × {args.rounds}",
+        unsupported=unsupported,
     )
     print()
     print(text, end="")
-    print(f"\nwrote {args.out}/latest.{{md,json,png}}", file=sys.stderr)
+    print(f"\nwrote {stem}.{{md,json,png}}", file=sys.stderr)
     return 1 if any(r.error for r in runs) else 0
 
 

@@ -2,13 +2,15 @@
 
 Throughput is the median over rounds (robust to one noisy round); p99 is likewise the
 median of the rounds' p99s.  Runs that failed or were invalid (non-2xx answers) are left
-out of the medians and listed under the table instead.
+out of the medians and listed under the table instead.  Cells a contender cannot express
+(``unsupported``: contender -> scenario -> reason) read "n/a" with a numbered note.
 """
 
 from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,23 @@ class Cell:
 
 Summary = dict[str, dict[str, Cell]]
 """scenario -> contender -> cell."""
+
+Unsupported = Mapping[str, Mapping[str, str]]
+"""contender -> scenario -> why that contender has no cell for it."""
+
+
+def _notes(
+    summary: Summary, contenders: list[str], unsupported: Unsupported | None
+) -> dict[tuple[str, str], int]:
+    """(contender, scenario) -> the number of its "n/a" note; equal reasons share one."""
+    numbers: dict[str, int] = {}
+    cells: dict[tuple[str, str], int] = {}
+    for scenario in summary:
+        for c in contenders:
+            reason = (unsupported or {}).get(c, {}).get(scenario)
+            if reason is not None:
+                cells[c, scenario] = numbers.setdefault(reason, len(numbers) + 1)
+    return cells
 
 
 def summarize(runs: list[Run], contenders: list[str], scenarios: list[str]) -> Summary:
@@ -65,9 +84,15 @@ def _fmt_ratio(value: float | None) -> str:
     return f"**{value:.2f}×**" if value is not None else "–"
 
 
-def table(summary: Summary, contenders: list[str], baseline: str | None) -> str:
+def table(
+    summary: Summary,
+    contenders: list[str],
+    baseline: str | None,
+    unsupported: Unsupported | None = None,
+) -> str:
     """The Markdown table: req/s per contender, baseline/peer ratios, then p99s."""
     peers = [c for c in contenders if c != baseline] if baseline else []
+    notes = _notes(summary, contenders, unsupported)
     header = ["scenario"] + [f"{c} req/s" for c in contenders]
     header += [f"{baseline}/{p}" for p in peers] + [f"{c} p99" for c in contenders]
     lines = [
@@ -75,7 +100,12 @@ def table(summary: Summary, contenders: list[str], baseline: str | None) -> str:
         "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
     ]
     for scenario, cells in summary.items():
-        row = [scenario] + [_fmt_rps(cells[c].rps_median) for c in contenders]
+        row = [scenario] + [
+            f"n/a [{notes[c, scenario]}]"
+            if (c, scenario) in notes
+            else _fmt_rps(cells[c].rps_median)
+            for c in contenders
+        ]
         row += [_fmt_ratio(ratio(summary, scenario, baseline, p)) for p in peers if baseline]
         row += [_fmt_ms(cells[c].p99_median) for c in contenders]
         lines.append("| " + " | ".join(row) + " |")
@@ -88,8 +118,9 @@ def markdown(
     baseline: str | None,
     meta: dict[str, Any],
     runs: list[Run],
+    unsupported: Unsupported | None = None,
 ) -> str:
-    """The full report: how it was measured, the table, and what went wrong if anything."""
+    """The full report: how it was measured, the table, the notes, and what went wrong."""
     s = meta["settings"]
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v)
     pin = (
@@ -101,10 +132,23 @@ def markdown(
         f"wrk -t{s['threads']} -c{s['connections']}, {s['duration']}s runs after a {s['warmup']}s "
         f"warm-up, median of {s['rounds']} interleaved round(s); one server process, {pin}.",
         f"{versions}; {meta['cpu']}; {meta['timestamp']}.",
-        "",
-        table(summary, contenders, baseline),
     ]
-    notes = [
+    if meta.get("contenders"):
+        lines.append("Contenders: " + "; ".join(meta["contenders"].values()) + ".")
+    lines += ["", table(summary, contenders, baseline, unsupported)]
+    notes = _notes(summary, contenders, unsupported)
+    if notes:
+        lines += ["", "Not measured (the framework cannot express the scenario faithfully):"]
+        seen: set[int] = set()
+        for (c, scenario), number in notes.items():
+            if number not in seen:
+                seen.add(number)
+                who = ", ".join(f"{k[0]}/{k[1]}" for k, n in notes.items() if n == number)
+                lines.append(f"- [{number}] {who}: {(unsupported or {})[c][scenario]}")
+    if meta.get("scenarios"):
+        lines += ["", "Scenarios:"]
+        lines += [f"- {name}: {text}" for name, text in meta["scenarios"].items()]
+    problems = [
         f"- round {r.round + 1}, {r.contender}, {r.scenario}: {' '.join(r.error.split())[:300]}"
         for r in runs
         if r.error
@@ -112,11 +156,11 @@ def markdown(
     for r in runs:
         errors = r.result.socket_errors if r.result else {}
         if r.result and any(errors.values()):
-            notes.append(
+            problems.append(
                 f"- round {r.round + 1}, {r.contender}, {r.scenario}: socket errors {errors}"
             )
-    if notes:
-        lines += ["", "Problems (left out of the medians when invalid):", *notes]
+    if problems:
+        lines += ["", "Problems (left out of the medians when invalid):", *problems]
     return "\n".join(lines) + "\n"
 
 
@@ -126,12 +170,18 @@ def to_json(
     baseline: str | None,
     meta: dict[str, Any],
     runs: list[Run],
+    unsupported: Unsupported | None = None,
 ) -> str:
     data = {
         "meta": meta,
         "baseline": baseline,
         "contenders": contenders,
         "scenarios": list(summary),
+        "unsupported": {
+            c: {k: v for k, v in (unsupported or {}).get(c, {}).items() if k in summary}
+            for c in contenders
+            if any(k in summary for k in (unsupported or {}).get(c, {}))
+        },
         "summary": {
             scenario: {
                 c: {
@@ -159,9 +209,12 @@ def chart(
     path: Path,
     title: str = "Throughput",
     subtitle: str = "",
+    unsupported: Unsupported | None = None,
+    per_row: int = 4,
 ) -> None:
     """Grouped bars: one group per scenario, one bar per contender, min–max whiskers over
-    rounds; each peer bar is labelled with the baseline's req/s divided by the peer's."""
+    rounds; each peer bar is labelled with the baseline's req/s divided by the peer's.
+    More than ``per_row`` scenarios wrap onto further rows, each with its own scale."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -169,9 +222,42 @@ def chart(
     from matplotlib.ticker import FuncFormatter
 
     scenarios = list(summary)
+    rows = [scenarios[i : i + per_row] for i in range(0, len(scenarios), per_row)] or [[]]
     n = len(contenders)
     width = 0.8 / max(n, 1)
-    fig, ax = plt.subplots(figsize=(max(6.0, 2.2 * len(scenarios) + 1.5 * n), 4.8), dpi=120)
+    columns = max(len(r) for r in rows)
+    fig, axes = plt.subplots(
+        len(rows),
+        1,
+        figsize=(max(6.0, (0.55 * n + 0.9) * columns + 1.5), 4.2 * len(rows) + 0.6),
+        dpi=120,
+        squeeze=False,
+    )
+    for row, ax in zip(rows, axes[:, 0], strict=True):
+        _bars(ax, summary, row, contenders, baseline, unsupported, width)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:.0f}k"))
+        ax.set_ylabel("requests/s (median over rounds)")
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_xlim(-0.5, columns - 0.5)
+    axes[0, 0].legend(loc="upper right", fontsize=8)
+    if baseline:
+        title += f" — labels: {baseline} req/s ÷ that one's"
+    axes[0, 0].set_title(title + (f"\n{subtitle}" if subtitle else ""), fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _bars(
+    ax: Any,
+    summary: Summary,
+    scenarios: list[str],
+    contenders: list[str],
+    baseline: str | None,
+    unsupported: Unsupported | None,
+    width: float,
+) -> None:
+    n = len(contenders)
     top = 0.0
     for i, name in enumerate(contenders):
         xs, heights, lows, highs = [], [], [], []
@@ -185,7 +271,12 @@ def chart(
             top = max(top, max(cell.rps, default=0.0))
         bars = ax.bar(xs, heights, width, label=name, yerr=[lows, highs], capsize=3)
         for bar, scenario in zip(bars, scenarios, strict=True):
-            label = f"{bar.get_height() / 1000:.1f}k" if bar.get_height() else "error"
+            if bar.get_height():
+                label = f"{bar.get_height() / 1000:.1f}k"
+            elif scenario in (unsupported or {}).get(name, {}):
+                label = "n/a"
+            else:
+                label = "error"
             r = ratio(summary, scenario, baseline, name) if baseline and name != baseline else None
             if r is not None:
                 label += f"\n{baseline} {r:.2f}×"
@@ -197,17 +288,7 @@ def chart(
                 textcoords="offset points",
                 ha="center",
                 va="bottom",
-                fontsize=8,
+                fontsize=7,
             )
     ax.set_xticks(range(len(scenarios)), scenarios)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:.0f}k"))
-    ax.set_ylabel("requests/s (median over rounds)")
     ax.set_ylim(0, top * 1.25 or 1)
-    if baseline:
-        title += f" — labels: {baseline} req/s ÷ that server's"
-    ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontsize=10)
-    ax.legend(loc="upper right", fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)

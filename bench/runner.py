@@ -96,8 +96,11 @@ def _answers(host: str, port: int) -> bool:
 
 
 @contextlib.contextmanager
-def serving(contender: Contender, settings: Settings, log_dir: Path) -> Iterator[int]:
-    """Run ``contender`` on a free port until the block ends; yields the port.
+def serving(
+    contender: Contender, settings: Settings, log_dir: Path, app: str | None = None
+) -> Iterator[int]:
+    """Run ``contender`` (on ``app`` instead of its own, if given) on a free port until the
+    block ends; yields the port.
 
     The port is found by binding to port 0 and releasing it, which can race with another
     process; a server that dies on start-up is therefore retried on a new port.
@@ -107,7 +110,7 @@ def serving(contender: Contender, settings: Settings, log_dir: Path) -> Iterator
     last_error = ""
     for _ in range(3):
         port = free_port(settings.host)
-        argv = contender.server.argv(contender.app, settings.host, port)
+        argv = contender.server.argv(app or contender.app, settings.host, port)
         with log_path.open("wb") as log:
             proc = process.spawn(
                 argv,
@@ -177,7 +180,7 @@ def _say(message: str) -> None:
 def run_all(
     contenders: list[Contender], scenarios: list[Scenario], settings: Settings
 ) -> list[Run]:
-    """Every round, every contender (rotating the order), every scenario."""
+    """Every round, every contender (rotating the order), every scenario it supports."""
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="aster-bench-") as tmp:
         for rnd in range(settings.rounds):
@@ -187,24 +190,36 @@ def run_all(
     return runs
 
 
+def _by_app(contender: Contender, scenarios: list[Scenario]) -> dict[str, list[Scenario]]:
+    """The scenarios ``contender`` supports, grouped by the app that serves them, in order."""
+    groups: dict[str, list[Scenario]] = {}
+    for s in scenarios:
+        if s.name not in contender.unsupported:
+            groups.setdefault(contender.app_for(s.app), []).append(s)
+    return groups
+
+
 def _run_contender(
     rnd: int, contender: Contender, scenarios: list[Scenario], settings: Settings, log_dir: Path
 ) -> list[Run]:
-    runs = [Run(rnd, contender.name, s.name) for s in scenarios]
-    tag = f"[round {rnd + 1}/{settings.rounds}] {contender.name:<8}"
-    try:
-        with serving(contender, settings, log_dir) as port:
-            for run, scenario in zip(runs, scenarios, strict=True):
-                try:
-                    run.result = measure(scenario, settings.host, port, settings)
-                    run.error = run.result.problem
-                except (VerificationError, wrk.WrkError) as exc:
-                    run.error = str(exc)
-                _say(f"{tag} {scenario.name:<10} {_describe(run)}")
-    except ServerFailed as exc:
-        for run in runs:
-            run.error = run.error or str(exc)
-        _say(f"{tag} failed: {exc}")
+    runs: list[Run] = []
+    tag = f"[round {rnd + 1}/{settings.rounds}] {contender.name:<10}"
+    for app, group in _by_app(contender, scenarios).items():
+        group_runs = [Run(rnd, contender.name, s.name) for s in group]
+        runs += group_runs
+        try:
+            with serving(contender, settings, log_dir, app) as port:
+                for run, scenario in zip(group_runs, group, strict=True):
+                    try:
+                        run.result = measure(scenario, settings.host, port, settings)
+                        run.error = run.result.problem
+                    except (VerificationError, wrk.WrkError) as exc:
+                        run.error = str(exc)
+                    _say(f"{tag} {scenario.name:<12} {_describe(run)}")
+        except ServerFailed as exc:
+            for run in group_runs:
+                run.error = run.error or str(exc)
+            _say(f"{tag} failed: {exc}")
     return runs
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 RAW_APP = "bench.apps.raw_asgi:app"
 
@@ -35,19 +35,46 @@ class Server:
         return importlib.util.find_spec(self.module) is not None
 
     def version(self) -> str | None:
-        try:
-            return importlib.metadata.version(self.distribution)
-        except importlib.metadata.PackageNotFoundError:
-            return None
+        return distribution_version(self.distribution)
+
+
+def distribution_version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 @dataclass(frozen=True)
 class Contender:
-    """A server serving an app: what a column of the results table measures."""
+    """A server serving an app: what a column of the results table measures.
+
+    ``framework`` is the package (import and distribution name) the app is written for
+    (``None`` for the raw ASGI app); it must be installed too.  ``unsupported`` maps a
+    scenario the framework cannot express faithfully to the reason: that cell is left
+    empty, with the reason as a note.
+    """
 
     name: str
     server: Server
     app: str = RAW_APP
+    framework: str | None = None
+    unsupported: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def available(self) -> bool:
+        if not self.server.available():
+            return False
+        return self.framework is None or importlib.util.find_spec(self.framework) is not None
+
+    def framework_version(self) -> str | None:
+        return distribution_version(self.framework) if self.framework else None
+
+    def app_for(self, attr: str | None) -> str:
+        """``module:attr`` of the app to serve: the default one, or another in its module."""
+        return f"{self.app.partition(':')[0]}:{attr}" if attr else self.app
+
+    def describe(self) -> str:
+        return f"{self.name}: {self.app} on {self.server.name}"
 
 
 def _aster(app: str, host: str, port: int) -> list[str]:
