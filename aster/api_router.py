@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Any
 
 from . import params, routing
+from ._form_limits import _validate_form_limits
 from .api_routing import (
     APIRoute,
     APIWebSocketRoute,
@@ -104,7 +105,8 @@ class APIRouter(routing.Router):
         self.generate_unique_id_function = generate_unique_id_function
         self.strict_content_type = strict_content_type
         self.max_body_size = max_body_size
-        self.form_limits = dict(form_limits or {})
+        # Validated here, as FastAPI does, so a bad limit fails at startup, not per request.
+        self.form_limits = dict(_validate_form_limits(form_limits))
 
     # -- adding routes -------------------------------------------------------------------
 
@@ -178,7 +180,7 @@ class APIRouter(routing.Router):
             ),
             strict_content_type=get_value_or_default(strict_content_type, self.strict_content_type),
             max_body_size=_first_limit(max_body_size, self.max_body_size),
-            form_limits={**self.form_limits, **(form_limits or {})} or None,
+            form_limits={**self.form_limits, **_validate_form_limits(form_limits)} or None,
         )
         self.routes.append(route)
 
@@ -301,6 +303,7 @@ class APIRouter(routing.Router):
             "Did you mean to include a different router?"
         )
         _validate_max_body_size(max_body_size)
+        form_limits = _validate_form_limits(form_limits) or None  # fail at startup
         if prefix:
             assert prefix.startswith("/"), "A path prefix must start with '/'"
             assert not prefix.endswith("/"), (

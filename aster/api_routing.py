@@ -39,7 +39,7 @@ from .handlers import (
     run_endpoint_function,
     serialize_response,
 )
-from .middleware.exceptions import wrap_app_handling_exceptions
+from .middleware.exceptions import handle_exception, track, wrap_app_handling_exceptions
 from .requests import Request
 from .responses import JSONResponse, Response
 from .types import ASGIApp, Receive, Scope, Send
@@ -78,11 +78,11 @@ def api_request_response(
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
-
-        async def respond(scope: Scope, receive: Receive, send: Send) -> None:
+        tracker = track(send)
+        try:
             if not needs_stacks():
                 response = await handler(request)
-                await response(scope, receive, send)
+                await response(scope, receive, tracker)
                 return
             awaited = False
             async with AsyncExitStack() as request_stack:
@@ -90,7 +90,7 @@ def api_request_response(
                 async with AsyncExitStack() as function_stack:
                     scope["fastapi_function_astack"] = function_stack
                     response = await handler(request)
-                await response(scope, receive, send)
+                await response(scope, receive, tracker)
                 awaited = True
             if not awaited:
                 raise FastAPIError(
@@ -101,8 +101,10 @@ def api_request_response(
                     "tiangolo.com/tutorial/dependencies/dependencies-with-yield/"
                     "#dependencies-with-yield-and-except"
                 )
-
-        await wrap_app_handling_exceptions(respond, request)(scope, receive, send)
+        except Exception as exc:
+            await handle_exception(
+                exc, request, scope, receive, tracker, response_started=tracker.started
+            )
 
     return app
 
@@ -225,7 +227,12 @@ class APIRoute(routing.Route):
             )
         else:
             self.response_field = None
-        self.plan = Plan(self.dependant)
+        self.plan = Plan(self.dependant, embed_body_fields=self._embed_body_fields)
+        # Yield dependencies need the exit stacks; so do uploaded files, closed after
+        # the response has been sent.
+        self._stacks_needed = self.plan.needs_exit_stacks or (
+            self.body_field is not None and isinstance(self.body_field.field_info, params.Form)
+        )
         handler = self.get_route_handler()
         self.app = api_request_response(handler, self._needs_exit_stacks)
         if max_body_size is not None:
@@ -235,13 +242,9 @@ class APIRoute(routing.Route):
 
     def _needs_exit_stacks(self) -> bool:
         provider = self.dependency_overrides_provider
-        if provider is not None and getattr(provider, "dependency_overrides", None):
+        if provider is not None and provider.dependency_overrides:
             return True  # overrides may bring yield dependencies of their own
-        # Uploaded files are closed by the request stack once the response is sent.
-        form_body = self.body_field is not None and isinstance(
-            self.body_field.field_info, params.Form
-        )
-        return self.plan.needs_exit_stacks or form_body
+        return self._stacks_needed
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         return get_request_handler(
@@ -284,14 +287,18 @@ def get_websocket_app(
     dependency_overrides_provider: Any | None = None,
     embed_body_fields: bool = False,
 ) -> Callable[[Any], Awaitable[None]]:
-    default_plan = Plan(dependant)
+    default_plan = Plan(dependant, embed_body_fields=embed_body_fields)
 
     async def app(websocket: Any) -> None:
         from .exceptions import WebSocketRequestValidationError
 
         overrides = getattr(dependency_overrides_provider, "dependency_overrides", None)
-        plan = Plan(dependant, overrides) if overrides else default_plan
-        solved = await plan.solve(websocket, embed_body_fields=embed_body_fields)
+        plan = (
+            Plan(dependant, overrides, embed_body_fields=embed_body_fields)
+            if overrides
+            else default_plan
+        )
+        solved = await plan.solve(websocket)
         if solved.errors:
             raise WebSocketRequestValidationError(solved.errors)
         assert dependant.call is not None, "dependant.call must be a function"

@@ -113,13 +113,36 @@ async def run_endpoint_function(
     return await run_in_threadpool(dependant.call, **values)
 
 
+_json_content_types: dict[str, bool] = {}
+
+
 def _is_json_content_type(content_type: str) -> bool:
+    """``application/json`` or ``application/*+json``, parsed as the email package does.
+
+    Clients send the same few values, so the (slow) parse is cached per value.
+    """
+    known = _json_content_types.get(content_type)
+    if known is not None:
+        return known
     message = email.message.Message()
     message["content-type"] = content_type
-    if message.get_content_maintype() != "application":
-        return False
     subtype = message.get_content_subtype()
-    return subtype == "json" or subtype.endswith("+json")
+    result = message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+    if len(_json_content_types) < 256:
+        _json_content_types[content_type] = result
+    return result
+
+
+async def _parse_json(request: Request, body: bytes) -> Any:
+    # A Request subclass may override json(); otherwise parse the bytes we already hold.
+    if type(request).json is not Request.json:
+        return await request.json()
+    if body[0] in b"{[" and len(body) > 1 and body[1]:
+        # What json.loads would detect for such bytes anyway: UTF-8 (no BOM, no NULs).
+        return json.loads(body.decode("utf-8", "surrogatepass"))
+    return json.loads(body)
 
 
 async def read_body(
@@ -128,7 +151,7 @@ async def read_body(
     is_form: bool,
     strict_content_type: bool,
     form_limits: dict[str, Any] | None,
-    endpoint_ctx: EndpointContext,
+    endpoint_ctx: Callable[[], EndpointContext],
 ) -> Any:
     """The parsed body: FormData, decoded JSON, or raw bytes for other content types."""
     try:
@@ -145,9 +168,9 @@ async def read_body(
         if not content_type:
             if strict_content_type:
                 return body_bytes
-            return await request.json()
+            return await _parse_json(request, body_bytes)
         if _is_json_content_type(content_type):
-            return await request.json()
+            return await _parse_json(request, body_bytes)
         return body_bytes
     except json.JSONDecodeError as exc:
         error = RequestValidationError(
@@ -161,7 +184,7 @@ async def read_body(
                 }
             ],
             body=exc.doc,
-            endpoint_ctx=endpoint_ctx,
+            endpoint_ctx=endpoint_ctx(),
         )
         raise error from exc
     except HTTPException:
@@ -213,7 +236,18 @@ def get_request_handler(
     )
     use_dump_json = response_field is not None and isinstance(response_class, DefaultPlaceholder)
     default_json = actual_class is JSONResponse
-    default_plan = plan or Plan(dependant)
+    serializer = None
+    if response_field is not None:
+        serializer = response_field.serialize_json if use_dump_json else response_field.serialize
+    dump_options = {
+        "include": response_model_include,
+        "exclude": response_model_exclude,
+        "by_alias": response_model_by_alias,
+        "exclude_unset": response_model_exclude_unset,
+        "exclude_defaults": response_model_exclude_defaults,
+        "exclude_none": response_model_exclude_none,
+    }
+    default_plan = plan or Plan(dependant, embed_body_fields=embed_body_fields)
     override_plans: dict[Any, Plan] = {}
     context: EndpointContext | None = None
 
@@ -225,9 +259,11 @@ def get_request_handler(
             key: Any = tuple(overrides.items())
             cached = override_plans.get(key)
         except TypeError:  # unhashable override: compile for this request only
-            return Plan(dependant, overrides)
+            return Plan(dependant, overrides, embed_body_fields=embed_body_fields)
         if cached is None:
-            cached = override_plans[key] = Plan(dependant, overrides)
+            cached = override_plans[key] = Plan(
+                dependant, overrides, embed_body_fields=embed_body_fields
+            )
         return cached
 
     def ctx(request: Request) -> EndpointContext:
@@ -249,9 +285,9 @@ def get_request_handler(
                 is_form=is_form,
                 strict_content_type=strict,
                 form_limits=limits,
-                endpoint_ctx=ctx(request),
+                endpoint_ctx=lambda: ctx(request),
             )
-        solved = await current_plan().solve(request, body, embed_body_fields=embed_body_fields)
+        solved = await current_plan().solve(request, body)
         if solved.errors:
             raise RequestValidationError(
                 solved.errors, body=None if body is Undefined else body, endpoint_ctx=ctx(request)
@@ -277,19 +313,15 @@ def get_request_handler(
             use_bytes = False
         else:
             use_bytes = use_dump_json
-            content = await serialize_response(
-                field=response_field,
-                response_content=raw,
-                include=response_model_include,
-                exclude=response_model_exclude,
-                by_alias=response_model_by_alias,
-                exclude_unset=response_model_exclude_unset,
-                exclude_defaults=response_model_exclude_defaults,
-                exclude_none=response_model_exclude_none,
-                is_coroutine=is_coroutine,
-                endpoint_ctx=ctx(request),
-                dump_json=use_dump_json,
-            )
+            if is_coroutine:
+                value, errors = response_field.validate(raw, {}, loc=("response",))
+            else:  # an ORM object may do blocking I/O while its attributes are read
+                value, errors = await run_in_threadpool(
+                    response_field.validate, raw, {}, loc=("response",)
+                )
+            if errors:
+                raise ResponseValidationError(errors=errors, body=raw, endpoint_ctx=ctx(request))
+            content = serializer(value, **dump_options)  # type: ignore[misc]
         if use_bytes:
             response = json_response_from_bytes(content, code or 200, solved.background_tasks)
         elif code is None:

@@ -483,13 +483,16 @@ class Request(HTTPConnection[StateT]):
         A body message received while checking is kept for ``stream()``/``body()``
         (Starlette drops it, which leaves a later ``body()`` waiting forever).
         """
-        if not self._is_disconnected and self._early_message is None:
+        early = self._early_message
+        # Once the kept message ends the body, only http.disconnect can follow: keep
+        # polling for it, or an endpoint that never reads its (empty) body never sees it.
+        if not self._is_disconnected and (early is None or not early.get("more_body", False)):
             message = _receive_nowait(self._receive)
             if message is not None:
                 kind = message.get("type")
                 if kind == "http.disconnect":
                     self._is_disconnected = True
-                elif kind == "http.request" and not self._stream_consumed:
+                elif kind == "http.request" and not self._stream_consumed and early is None:
                     self._early_message = message
         return self._is_disconnected
 

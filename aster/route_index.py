@@ -148,14 +148,21 @@ class RouteIndex:
             for segment in segments:
                 node = node.children.setdefault(segment, _Node())
             node.routes.append(index)
+        # A static path's candidates never change: merge them now, not per request.
+        self.exact = {path: self._walk(path, exact) for path, exact in self.exact.items()}
 
     def candidates(self, path: str) -> list[int]:
         """Indices of the routes that may match ``path``, in registration order.
 
         The result may be one of the index's own lists: callers only iterate it.
         """
-        parts: list[list[int]] = []
         exact = self.exact.get(path)
+        if exact is not None:
+            return exact
+        return self._walk(path, None)
+
+    def _walk(self, path: str, exact: list[int] | None) -> list[int]:
+        parts: list[list[int]] = []
         if exact:
             parts.append(exact)
         node = self.root

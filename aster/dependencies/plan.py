@@ -37,6 +37,7 @@ from ..fields import (
     get_missing_field_error,
 )
 from ..responses import Response
+from .body import BodyReader
 from .models import (
     Dependant,
     get_cache_key,
@@ -185,6 +186,7 @@ class Step:
         "header_params",
         "cookie_params",
         "body_params",
+        "body_reader",
         "request_name",
         "websocket_name",
         "connection_name",
@@ -196,7 +198,13 @@ class Step:
         "has_injections",
     )
 
-    def __init__(self, dependant: Dependant, original: Dependant, children: list[int]) -> None:
+    def __init__(
+        self,
+        dependant: Dependant,
+        original: Dependant,
+        children: list[int],
+        embed_body_fields: bool = False,
+    ) -> None:
         call = dependant.call
         self.dependant = dependant
         self.call = call
@@ -220,6 +228,9 @@ class Step:
         self.header_params = [ParamReader(f) for f in dependant.header_params]
         self.cookie_params = [ParamReader(f) for f in dependant.cookie_params]
         self.body_params = dependant.body_params
+        self.body_reader = (
+            BodyReader(dependant.body_params, embed_body_fields) if dependant.body_params else None
+        )
         self.request_name = dependant.request_param_name
         self.websocket_name = dependant.websocket_param_name
         self.connection_name = dependant.http_connection_param_name
@@ -267,7 +278,10 @@ class Plan:
         self,
         dependant: Dependant,
         overrides: Mapping[Callable[..., Any], Callable[..., Any]] | None = None,
+        *,
+        embed_body_fields: bool = False,
     ) -> None:
+        self.embed_body_fields = embed_body_fields
         self.steps: list[Step] = []
         self._add(dependant, dependant, overrides or {}, is_root=True)
         self.endpoint = self.steps[-1]
@@ -298,20 +312,15 @@ class Plan:
                     concurrency=sub.concurrency,
                 )
             children.append(self._add(use, sub, overrides))
-        self.steps.append(Step(dependant, original, children))
+        self.steps.append(Step(dependant, original, children, self.embed_body_fields))
         return len(self.steps) - 1
 
     async def solve(
-        self,
-        request: Any,
-        body: Any = Undefined,
-        *,
-        embed_body_fields: bool = False,
-        response: Response | None = None,
+        self, request: Any, body: Any = Undefined, *, response: Response | None = None
     ) -> Solved:
         if self.simple:
             values: dict[str, Any] = {}
-            errors = await _read_inputs(self.endpoint, request, body, embed_body_fields, values)
+            errors = await _read_inputs(self.endpoint, request, body, values)
             return Solved(values, errors, None, response)
         steps = self.steps
         last = len(steps) - 1
@@ -333,7 +342,7 @@ class Plan:
                     inputs_failed = True
                 else:
                     values[steps[child].name] = results[child]  # type: ignore[index]
-            step_errors = await _read_inputs(step, request, body, embed_body_fields, values)
+            step_errors = await _read_inputs(step, request, body, values)
             if step.has_injections:
                 background = _inject(step, request, values, background, response)
             if step_errors:
@@ -354,7 +363,7 @@ class Plan:
 
 
 async def _read_inputs(
-    step: Step, request: Any, body: Any, embed_body_fields: bool, values: dict[str, Any]
+    step: Step, request: Any, body: Any, values: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """Read and validate one step's path, query, header, cookie and body parameters."""
     errors: list[dict[str, Any]] = []
@@ -367,10 +376,8 @@ async def _read_inputs(
             errors += read_params(step.header_params, request.headers, values)
         if step.cookie_params:
             errors += read_params(step.cookie_params, request.cookies, values)
-    if step.body_params:
-        from .body import read_body_params
-
-        errors += await read_body_params(step.body_params, body, embed_body_fields, values)
+    if step.body_reader is not None:
+        errors += await step.body_reader.read(body, values)
     return errors
 
 

@@ -13,7 +13,8 @@ import traceback
 from ..concurrency import is_async_callable, run_in_threadpool
 from ..requests import Request
 from ..responses import HTMLResponse, PlainTextResponse, Response
-from ..types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
+from ..types import ASGIApp, ExceptionHandler, Receive, Scope, Send
+from .exceptions import SendTracker
 
 __all__ = ["ServerErrorMiddleware"]
 
@@ -77,16 +78,9 @@ class ServerErrorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        def tracking_send(message: Message) -> object:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            return send(message)
-
+        tracker = SendTracker(send)  # the outermost layer: shared by those below it
         try:
-            await self.app(scope, receive, tracking_send)  # type: ignore[arg-type]
+            await self.app(scope, receive, tracker)
         except Exception as exc:
             request = Request(scope)
             response: Response
@@ -98,7 +92,7 @@ class ServerErrorMiddleware:
                 response = await self.handler(request, exc)
             else:
                 response = await run_in_threadpool(self.handler, request, exc)
-            if not started:
+            if not tracker.started:
                 await response(scope, receive, send)
             raise exc
 

@@ -84,23 +84,43 @@ async def handle_exception(
     exc.__traceback__ = None
 
 
+class SendTracker:
+    """``send``, remembering whether the response has started.
+
+    Every exception-handling layer needs that flag: a handler may only answer if
+    nothing was sent yet.  Layers that sit directly on each other (server errors,
+    exception middleware, the route) share one tracker: a layer handed a tracker
+    as its ``send`` uses it as is, since every message it sees passes through it.
+    """
+
+    __slots__ = ("send", "started")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    def __call__(self, message: Message) -> Any:
+        if message["type"] == "http.response.start":
+            self.started = True
+        return self.send(message)
+
+
+def track(send: Send) -> SendTracker:
+    """A tracker for ``send``: ``send`` itself when it already is one."""
+    return send if type(send) is SendTracker else SendTracker(send)
+
+
 def wrap_app_handling_exceptions(app: ASGIApp, conn: HTTPConnection) -> ASGIApp:
     """``app`` with its exceptions answered by the registered handlers (Starlette's helper)."""
 
     async def wrapped_app(scope: Scope, receive: Receive, send: Send) -> None:
-        started = False
-
-        def sender(message: Message) -> Any:
-            # Not a coroutine: it returns send()'s awaitable, saving a frame per message.
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            return send(message)
-
+        tracker = track(send)
         try:
-            await app(scope, receive, sender)
+            await app(scope, receive, tracker)
         except Exception as exc:
-            await handle_exception(exc, conn, scope, receive, sender, response_started=started)
+            await handle_exception(
+                exc, conn, scope, receive, tracker, response_started=tracker.started
+            )
 
     return wrapped_app
 
@@ -140,14 +160,21 @@ class ExceptionMiddleware:
             await self.app(scope, receive, send)
             return
         scope[HANDLERS_SCOPE_KEY] = (self._exception_handlers, self._status_handlers)
-        conn: HTTPConnection
-        if kind == "http":
-            conn = Request(scope, receive, send)
-        else:
-            from ..websockets import WebSocket
+        tracker = track(send)
+        try:
+            await self.app(scope, receive, tracker)
+        except Exception as exc:
+            # The connection object is only needed by a handler: build it on demand.
+            conn: HTTPConnection
+            if kind == "http":
+                conn = Request(scope, receive, send)
+            else:
+                from ..websockets import WebSocket
 
-            conn = WebSocket(scope, receive, send)
-        await wrap_app_handling_exceptions(self.app, conn)(scope, receive, send)
+                conn = WebSocket(scope, receive, send)
+            await handle_exception(
+                exc, conn, scope, receive, tracker, response_started=tracker.started
+            )
 
     async def http_exception(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
