@@ -25,7 +25,8 @@ from .exception_handlers import (
     request_validation_exception_handler,
     websocket_request_validation_exception_handler,
 )
-from .exceptions import HTTPException, RequestValidationError, WebSocketRequestValidationError
+from .exceptions import RequestValidationError, WebSocketRequestValidationError
+from .exceptions import StarletteHTTPException as HTTPException
 from .middleware import Middleware
 from .middleware.errors import ServerErrorMiddleware
 from .middleware.exceptions import ExceptionMiddleware
@@ -67,16 +68,19 @@ class Starlette:
                 error_handler = value
             else:
                 handlers[key] = value  # type: ignore[assignment]
-        middleware = [
-            Middleware(ServerErrorMiddleware, handler=error_handler, debug=self.debug),
+        middleware = [Middleware(ServerErrorMiddleware, handler=error_handler, debug=self.debug)]
+        if self.max_body_size is not None:
+            from .middleware.body_limit import RequestBodyLimitMiddleware
+
+            # Outside the user's middleware: none of them may read past the limit either.
+            middleware.append(
+                Middleware(RequestBodyLimitMiddleware, max_body_size=self.max_body_size)
+            )
+        middleware += [
             *self.user_middleware,
             Middleware(ExceptionMiddleware, handlers=handlers, debug=self.debug),
         ]
         app: ASGIApp = self.router
-        if self.max_body_size is not None:
-            from .middleware.body_limit import RequestBodyLimitMiddleware
-
-            app = RequestBodyLimitMiddleware(app, max_body_size=self.max_body_size)
         for cls, args, kwargs in reversed(middleware):
             app = cls(app, *args, **kwargs)
         return app

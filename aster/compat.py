@@ -43,6 +43,8 @@ EXPLICIT: dict[str, str] = {
     "fastapi._compat": "aster._compat",
     "fastapi._compat.shared": "aster._compat",
     "fastapi._compat.v2": "aster._compat",
+    # Starlette's HTTPException is the base class of FastAPI's (aster.exceptions has both).
+    "starlette.exceptions": "aster._starlette_exceptions",
 }
 
 _ASTER = "aster"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .encoders import jsonable_encoder
-from .exceptions import HTTPException, RequestValidationError, WebSocketRequestValidationError
+from .exceptions import RequestValidationError, WebSocketRequestValidationError
+from .exceptions import StarletteHTTPException as HTTPException
 from .requests import Request
 from .responses import JSONResponse, Response
 

@@ -1,7 +1,10 @@
-"""Exceptions of ``fastapi.exceptions`` and ``starlette.exceptions``, as one module.
+"""The exceptions of ``fastapi.exceptions`` (``starlette.exceptions`` is a view of this module).
 
-FastAPI's ``HTTPException`` subclasses Starlette's only to add documentation, so
-aster has a single class: a handler registered for either name catches both.
+As in FastAPI, there are two HTTP exception classes.  The routing layer raises
+``StarletteHTTPException`` (404, 405, 413, bad forms) and the default handler is
+registered for it; ``HTTPException``, what applications raise, is a subclass.  So
+a handler for ``StarletteHTTPException`` catches everything, while a handler for
+``HTTPException`` only catches what the application raised, exactly as FastAPI.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ __all__ = [
 _PHRASES = {status.value: status.phrase for status in http.HTTPStatus}
 
 
-class HTTPException(Exception):
+class StarletteHTTPException(Exception):
     """An error answered with ``status_code``; ``detail`` defaults to the status phrase."""
 
     def __init__(
@@ -56,7 +59,7 @@ class HTTPException(Exception):
         return f"{type(self).__name__}(status_code={self.status_code!r}, detail={self.detail!r})"
 
 
-class WebSocketException(Exception):
+class StarletteWebSocketException(Exception):
     """Closes a WebSocket with ``code``; ``reason`` is sent as the close reason."""
 
     def __init__(self, code: int, reason: str | None = None) -> None:
@@ -70,9 +73,12 @@ class WebSocketException(Exception):
         return f"{type(self).__name__}(code={self.code!r}, reason={self.reason!r})"
 
 
-# The names FastAPI's module imports Starlette's classes under.
-StarletteHTTPException = HTTPException
-StarletteWebSocketException = WebSocketException
+class HTTPException(StarletteHTTPException):
+    """The HTTP error applications raise: ``raise HTTPException(404, "Item not found")``."""
+
+
+class WebSocketException(StarletteWebSocketException):
+    """The WebSocket error applications raise: closes the connection with ``code``."""
 
 
 class StarletteDeprecationWarning(UserWarning):

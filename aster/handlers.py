@@ -27,9 +27,11 @@ from .dependencies.plan import Plan
 from .encoders import jsonable_encoder
 from .exceptions import (
     EndpointContext,
-    HTTPException,
     RequestValidationError,
     ResponseValidationError,
+)
+from .exceptions import (
+    StarletteHTTPException as HTTPException,
 )
 from .fields import ModelField
 from .requests import Request

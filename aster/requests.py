@@ -455,7 +455,7 @@ class Request(HTTPConnection[StateT]):
                 self._form = await parser.parse()
         except MultiPartException as exc:
             if "app" in self.scope:  # inside an app: a client error, answered with a 400
-                from aster.exceptions import HTTPException
+                from aster.exceptions import StarletteHTTPException as HTTPException
 
                 raise HTTPException(status_code=400, detail=exc.message) from exc
             raise

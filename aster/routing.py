@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .concurrency import is_async_callable, run_in_threadpool
 from .convertors import CONVERTOR_TYPES, Convertor
 from .datastructures import URL, Headers, URLPath
-from .exceptions import HTTPException
+from .exceptions import StarletteHTTPException as HTTPException
 from .middleware import Middleware
 from .requests import Request
 from .responses import PlainTextResponse, RedirectResponse, Response

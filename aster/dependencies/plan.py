@@ -340,7 +340,7 @@ class Plan:
             for child in step.children:
                 if failed[child]:
                     inputs_failed = True
-                else:
+                elif steps[child].name is not None:  # dependencies=[...] have no parameter
                     values[steps[child].name] = results[child]  # type: ignore[index]
             step_errors = await _read_inputs(step, request, body, values)
             if step.has_injections:

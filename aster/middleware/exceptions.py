@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..concurrency import is_async_callable, run_in_threadpool
-from ..exceptions import HTTPException, WebSocketException
+from ..exceptions import StarletteHTTPException as HTTPException
+from ..exceptions import StarletteWebSocketException as WebSocketException
 from ..requests import HTTPConnection, Request
 from ..responses import PlainTextResponse, Response
 from ..types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send

@@ -790,11 +790,6 @@ class _ReadBody(BaseHTTPMiddleware):
         return PlainTextResponse(f"middleware read {len(body)} bytes")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: FastAPI(max_body_size=) wraps only the router (Starlette.build_middleware_stack),"
-    " so user middleware reads bodies past the limit; FastAPI puts the limit outside them",
-)
 def test_app_body_limit_also_covers_user_middleware() -> None:
     guarded = FastAPI(max_body_size=10)
     guarded.add_middleware(_ReadBody)

@@ -545,12 +545,6 @@ def test_debug_traceback_page() -> None:
     assert (response.status_code, response.text) == (500, "Internal Server Error")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: aster has one HTTPException class, so a handler registered for"
-    " fastapi.HTTPException also catches the router's Starlette 404/405 (FastAPI's"
-    " HTTPException is a subclass of Starlette's; the router raises Starlette's)",
-)
 def test_fastapi_http_exception_handler_does_not_catch_router_errors() -> None:
     other = FastAPI()
 

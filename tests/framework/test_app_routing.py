@@ -500,12 +500,6 @@ def test_first_registered_wins_among_thousands() -> None:
     assert client.post("/n3/me").status_code == 405
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a dependency declared with dependencies=[Depends(...)] (route, router,"
-    " include_router or app) has name None; Plan.solve passes its result as a None keyword"
-    " and the endpoint call fails with 'TypeError: keywords must be strings' (500)",
-)
 @pytest.mark.parametrize("where", ["route", "router", "include", "app"])
 def test_parameterless_dependencies(where: str) -> None:
     calls: list[str] = []

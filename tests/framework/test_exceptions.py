@@ -46,9 +46,12 @@ from .asgi import make_scope, run
 # -- the exception classes ------------------------------------------------------------
 
 
-def test_fastapi_and_starlette_names_are_one_class() -> None:
-    assert StarletteHTTPException is HTTPException
-    assert exceptions.StarletteWebSocketException is WebSocketException
+def test_fastapi_classes_subclass_the_starlette_ones() -> None:
+    # As in FastAPI: a handler for the Starlette class also catches the application's.
+    assert issubclass(HTTPException, StarletteHTTPException)
+    assert HTTPException is not StarletteHTTPException
+    assert issubclass(WebSocketException, exceptions.StarletteWebSocketException)
+    assert WebSocketException is not exceptions.StarletteWebSocketException
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from aster._form_limits import _merge_form_limits, _validate_form_limits
 from aster.datastructures import UploadFile
-from aster.exceptions import HTTPException
+from aster.exceptions import StarletteHTTPException as HTTPException
 from aster.formparsers import MultiPartException, MultiPartParser
 from aster.requests import Request
 from aster.types import Message, Receive, Scope, Send
