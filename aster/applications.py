@@ -25,7 +25,11 @@ from .exception_handlers import (
     request_validation_exception_handler,
     websocket_request_validation_exception_handler,
 )
-from .exceptions import RequestValidationError, WebSocketRequestValidationError
+from .exceptions import (
+    FastAPIDeprecationWarning,
+    RequestValidationError,
+    WebSocketRequestValidationError,
+)
 from .exceptions import StarletteHTTPException as HTTPException
 from .middleware import Middleware
 from .middleware.errors import ServerErrorMiddleware
@@ -189,7 +193,6 @@ class FastAPI(Starlette):
         terms_of_service: str | None = None,
         contact: dict[str, str | Any] | None = None,
         license_info: dict[str, str | Any] | None = None,
-        openapi_prefix: str = "",
         root_path: str = "",
         root_path_in_servers: bool = True,
         responses: dict[int | str, dict[str, Any]] | None = None,
@@ -232,15 +235,15 @@ class FastAPI(Starlette):
         if self.openapi_url:
             assert self.title, "A title must be provided for OpenAPI, e.g.: 'My API'"
             assert self.version, "A version must be provided for OpenAPI, e.g.: '2.1.0'"
-        if openapi_prefix:
+        self.webhooks = webhooks or APIRouter()
+        if root_path:
             warnings.warn(
-                '"openapi_prefix" has been deprecated in favor of "root_path", which '
-                "follows more closely the ASGI standard, is simpler, and more automatic.",
-                DeprecationWarning,
+                "The `root_path` parameter is deprecated. Configure the server's root path "
+                "instead, for example with `aster run --root-path /api/v1`.",
+                category=FastAPIDeprecationWarning,
                 stacklevel=2,
             )
-        self.webhooks = webhooks or APIRouter()
-        self.root_path = root_path or openapi_prefix
+        self.root_path = root_path
         self.state = State()
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         self.max_body_size = max_body_size

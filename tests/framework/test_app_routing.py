@@ -545,11 +545,6 @@ def test_routes_added_to_an_included_router_later_are_served() -> None:
     assert TestClient(other).get("/p/r/late").json() == {"late": True}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: FastAPI 0.165 deprecates FastAPI(root_path=...) with a"
-    " FastAPIDeprecationWarning; aster accepts it silently",
-)
 def test_root_path_parameter_is_deprecated() -> None:
     from aster.exceptions import FastAPIDeprecationWarning
 
