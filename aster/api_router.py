@@ -108,6 +108,15 @@ class APIRouter(routing.Router):
         # Validated here, as FastAPI does, so a bad limit fails at startup, not per request.
         self.form_limits = dict(_validate_form_limits(form_limits))
 
+    @property
+    def form_limits(self) -> dict[str, Any]:
+        """Limits for parsed forms on this router's routes and on apps mounted below it."""
+        return self._scope_form_limits
+
+    @form_limits.setter
+    def form_limits(self, limits: dict[str, Any]) -> None:
+        self._scope_form_limits = limits
+
     # -- adding routes -------------------------------------------------------------------
 
     def add_api_route(

@@ -195,6 +195,15 @@ async def read_body(
         raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
 
 
+def _resolve_form_limits(scope: dict[str, Any], route_limits: dict[str, Any] | None) -> Any:
+    """Limits inherited from enclosing apps (``scope["fastapi"]``) overridden by the route's."""
+    fastapi_scope = scope.get("fastapi")
+    inherited = fastapi_scope.get("form_limits") if fastapi_scope else None
+    if not inherited:
+        return route_limits
+    return {**inherited, **route_limits} if route_limits else inherited
+
+
 def _finish(response: Response, sub: Response | None) -> Response:
     """No body where the status forbids one; headers set on an injected ``Response``."""
     status = response.status_code
@@ -281,7 +290,7 @@ def get_request_handler(
     async def app(request: Request) -> Response:
         body: Any = Undefined
         if body_field is not None:
-            limits = request.scope.get("fastapi_form_limits", form_limits) if is_form else None
+            limits = _resolve_form_limits(request.scope, form_limits) if is_form else None
             body = await read_body(
                 request,
                 is_form=is_form,

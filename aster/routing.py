@@ -545,6 +545,9 @@ def lifespan_context_from(lifespan: Any) -> Callable[[Any], Any]:
 
 
 class Router:
+    #: Form limits pushed into the scope for mounted apps (set by ``APIRouter``).
+    _scope_form_limits: dict[str, Any] = {}
+
     def __init__(
         self,
         routes: Sequence[BaseRoute] | None = None,
@@ -649,6 +652,11 @@ class Router:
         assert kind in ("http", "websocket", "lifespan")
         if "router" not in scope:
             scope["router"] = self
+        if self._scope_form_limits and kind == "http":
+            # Mounted apps inherit form limits through the scope, as in FastAPI.
+            fastapi_scope = scope.setdefault("fastapi", {})
+            inherited = fastapi_scope.get("form_limits", {})
+            fastapi_scope["form_limits"] = {**inherited, **self._scope_form_limits}
         if kind == "lifespan":
             await self.lifespan(scope, receive, send)
             return

@@ -487,11 +487,6 @@ def test_explicit_request_form_limits_win() -> None:
     assert client.post("/", data={"text": "ok", "extra": "v"}).status_code == 400
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: form_limits of an app do not reach the routes of an app mounted in it;"
-    " FastAPI 0.165 passes them down through scope['fastapi']['form_limits']",
-)
 def test_form_limits_are_inherited_by_mounted_apps() -> None:
     async def field(text: Annotated[str, Form()]) -> str:
         return text
