@@ -6,6 +6,7 @@ The decorators (``@router.get(...)`` and friends) all go through
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any
@@ -319,29 +320,24 @@ class APIRouter(routing.Router):
                 "A path prefix must not end with '/', as the routes will start with '/'"
             )
         else:
-            for route in router.routes:
-                path = getattr(route, "path", None)
-                if path is not None and not path:
-                    name = getattr(route, "name", "unknown")
-                    raise FastAPIError(
-                        f"Prefix and path cannot be both empty (path operation: {name})"
-                    )
+            _check_paths_not_empty(router.routes)
+        options: dict[str, Any] = {
+            "prefix": prefix,
+            "tags": tags,
+            "dependencies": dependencies,
+            "default_response_class": default_response_class,
+            "responses": responses,
+            "callbacks": callbacks,
+            "deprecated": deprecated,
+            "include_in_schema": include_in_schema,
+            "generate_unique_id_function": generate_unique_id_function,
+            "max_body_size": max_body_size,
+            "form_limits": form_limits,
+        }
         for route in router.routes:
-            self._include_route(
-                route,
-                router,
-                prefix=prefix,
-                tags=tags,
-                dependencies=dependencies,
-                default_response_class=default_response_class,
-                responses=responses,
-                callbacks=callbacks,
-                deprecated=deprecated,
-                include_in_schema=include_in_schema,
-                generate_unique_id_function=generate_unique_id_function,
-                max_body_size=max_body_size,
-                form_limits=form_limits,
-            )
+            self._include_route(route, router, **options)
+        anchor = self.routes[-1] if self.routes else None
+        router.routes.add_listener(_LiveInclusion(self, router, options, anchor))
         for handler in router.on_startup:
             self.add_event_handler("startup", handler)
         for handler in router.on_shutdown:
@@ -349,6 +345,36 @@ class APIRouter(routing.Router):
         self.lifespan_context = _merge_lifespan_context(
             self.lifespan_context, router.lifespan_context
         )
+
+    def _include_late_routes(
+        self,
+        routes: list[routing.BaseRoute],
+        router: APIRouter,
+        options: dict[str, Any],
+        anchor: Any,
+    ) -> list[routing.BaseRoute]:
+        """Copy routes added to an included ``router`` next to its earlier copies; return them."""
+        if not options["prefix"]:
+            _check_paths_not_empty(routes)
+        target = self.routes
+        target.muted = True  # type: ignore[attr-defined]
+        try:
+            start = len(target)
+            for route in routes:
+                self._include_route(route, router, **options)
+            added = target[start:]
+            del target[start:]
+            if anchor is None:
+                position = 0
+            else:
+                position = next(
+                    (i + 1 for i, route in enumerate(target) if route is anchor), len(target)
+                )
+            target[position:position] = added
+        finally:
+            target.muted = False  # type: ignore[attr-defined]
+        target._added(added)  # type: ignore[attr-defined]
+        return added
 
     def _include_route(
         self, route: routing.BaseRoute, router: APIRouter, *, prefix: str, **options: Any
@@ -432,3 +458,37 @@ class APIRouter(routing.Router):
             self.routes.append(routing.Mount(prefix + route.path, app=route.app, name=route.name))
         else:
             self.routes.append(route)
+
+
+def _check_paths_not_empty(routes: Sequence[routing.BaseRoute]) -> None:
+    for route in routes:
+        path = getattr(route, "path", None)
+        if path is not None and not path:
+            name = getattr(route, "name", "unknown")
+            raise FastAPIError(f"Prefix and path cannot be both empty (path operation: {name})")
+
+
+class _LiveInclusion:
+    """Keeps an ``include_router`` live: routes added to the included router later are copied
+    into the including one too, right after the routes copied before, as FastAPI serves them.
+
+    Removing a route from the included router does not remove its copy.  The including
+    router is held weakly, so a shared router does not keep every app it was included in alive.
+    """
+
+    def __init__(
+        self, parent: APIRouter, router: APIRouter, options: dict[str, Any], anchor: Any
+    ) -> None:
+        self._parent = weakref.ref(parent)
+        self._router = router
+        self._options = options
+        self._anchor = anchor
+
+    def __call__(self, routes: list[routing.BaseRoute]) -> None:
+        parent = self._parent()
+        if parent is None:
+            self._router.routes.remove_listener(self)  # type: ignore[attr-defined]
+            return
+        added = parent._include_late_routes(routes, self._router, self._options, self._anchor)
+        if added:
+            self._anchor = added[-1]

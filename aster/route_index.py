@@ -19,29 +19,49 @@ and the index is rebuilt on the next request.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 
 class RouteList(list):  # type: ignore[type-arg]
-    """A list of routes that counts its modifications, so indexes know when to rebuild."""
+    """A list of routes that counts its modifications, so indexes know when to rebuild.
+
+    It also tells its listeners about routes *added* to it, which is how a router
+    included in another one keeps feeding it the routes registered after the
+    ``include_router`` call (see ``api_router._LiveInclusion``).
+    """
 
     version = 0
+    listeners: tuple[Callable[[list[Any]], None], ...] = ()
+    muted = False
 
     def _changed(self) -> None:
         self.version += 1
 
+    def _added(self, items: list[Any]) -> None:
+        self.version += 1
+        if self.listeners and items and not self.muted:
+            for listener in self.listeners:
+                listener(items)
+
+    def add_listener(self, listener: Callable[[list[Any]], None]) -> None:
+        self.listeners = (*self.listeners, listener)
+
+    def remove_listener(self, listener: Callable[[list[Any]], None]) -> None:
+        self.listeners = tuple(item for item in self.listeners if item is not listener)
+
     def append(self, item: Any) -> None:
         super().append(item)
-        self._changed()
+        self._added([item])
 
     def extend(self, items: Iterable[Any]) -> None:
+        items = list(items)
         super().extend(items)
-        self._changed()
+        self._added(items)
 
     def insert(self, index: Any, item: Any) -> None:
         super().insert(index, item)
-        self._changed()
+        self._added([item])
 
     def remove(self, item: Any) -> None:
         super().remove(item)
@@ -73,8 +93,9 @@ class RouteList(list):  # type: ignore[type-arg]
         self._changed()
 
     def __iadd__(self, items: Iterable[Any]) -> RouteList:
+        items = list(items)
         super().__iadd__(items)
-        self._changed()
+        self._added(items)
         return self
 
 

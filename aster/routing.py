@@ -578,7 +578,14 @@ class Router:
 
     @routes.setter
     def routes(self, routes: list[BaseRoute]) -> None:
-        self._routes = routes if isinstance(routes, RouteList) else RouteList(routes)
+        previous = getattr(self, "_routes", None)
+        if not isinstance(routes, RouteList):
+            routes = RouteList(routes)
+        if previous is not None and previous.listeners and routes is not previous:
+            # Keep feeding the routers this one is included in.
+            for listener in previous.listeners:
+                routes.add_listener(listener)
+        self._routes = routes
         self._index = None
 
     def _route_index(self) -> RouteIndex:

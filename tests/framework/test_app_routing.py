@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import pytest
 
 from aster import APIRouter, Depends, FastAPI, Header, HTTPException, Request
+from aster.exceptions import FastAPIError
 from aster.responses import PlainTextResponse
 from aster.routing import APIRoute, Mount, NoMatchFound
 from aster.testclient import TestClient
@@ -528,11 +529,6 @@ def test_parameterless_dependencies(where: str) -> None:
     assert calls == ["bad", "secret"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: include_router copies the routes that exist when it is called; FastAPI 0.165"
-    " includes routers live, so routes added to an included router later are served too",
-)
 def test_routes_added_to_an_included_router_later_are_served() -> None:
     router = APIRouter(prefix="/r")
     other = FastAPI()
@@ -543,6 +539,45 @@ def test_routes_added_to_an_included_router_later_are_served() -> None:
         return {"late": True}
 
     assert TestClient(other).get("/p/r/late").json() == {"late": True}
+
+
+def test_late_routes_keep_their_place_and_reach_every_level() -> None:
+    inner = APIRouter()
+    middle = APIRouter()
+    middle.include_router(inner, prefix="/in")
+    outer = FastAPI()
+    outer.include_router(middle, prefix="/mid")
+
+    @outer.get("/mid/in/{item}")
+    async def catch_all(item: str) -> str:
+        return "outer"
+
+    @inner.get("/{item}")
+    async def late(item: str) -> str:
+        return f"inner {item}"
+
+    @middle.get("/direct")
+    async def direct() -> str:
+        return "middle"
+
+    client = TestClient(outer)
+    # The late inner route sits where ``include_router`` put inner's block, before the
+    # outer route registered after the inclusion, so it wins as it does in FastAPI.
+    assert client.get("/mid/in/x").json() == "inner x"
+    assert client.get("/mid/direct").json() == "middle"
+    paths = [route.path for route in outer.routes if isinstance(route, APIRoute)]
+    assert paths == ["/mid/in/{item}", "/mid/direct", "/mid/in/{item}"]
+    assert [r.endpoint for r in outer.routes if getattr(r, "path", "") == "/mid/in/{item}"] == [
+        late,
+        catch_all,
+    ]
+
+
+def test_late_routes_with_empty_path_and_prefix_are_refused() -> None:
+    router = APIRouter()
+    FastAPI().include_router(router)
+    with pytest.raises(FastAPIError, match="Prefix and path cannot be both empty"):
+        router.get("")(lambda: None)
 
 
 def test_root_path_parameter_is_deprecated() -> None:
