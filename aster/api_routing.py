@@ -39,7 +39,7 @@ from .handlers import (
     run_endpoint_function,
     serialize_response,
 )
-from .middleware.exceptions import handle_exception, track, wrap_app_handling_exceptions
+from .middleware.exceptions import SendTracker, handle_exception, wrap_app_handling_exceptions
 from .requests import Request
 from .responses import JSONResponse, Response
 from .types import ASGIApp, Receive, Scope, Send
@@ -67,20 +67,25 @@ def _first_limit(*limits: int | None) -> int | None:
 
 
 def api_request_response(
-    handler: Callable[[Request], Awaitable[Response]], needs_stacks: Callable[[], bool]
+    handler: Callable[[Request], Awaitable[Response]],
+    stacks_needed: bool,
+    overrides_provider: Any = None,
 ) -> ASGIApp:
     """Run ``handler`` for a request, inside the exit stacks ``yield`` dependencies use.
 
     ``fastapi_function_astack`` closes right after the endpoint returns (scope
     "function"); ``fastapi_inner_astack`` after the response is sent (scope
-    "request", and uploaded files).  Routes without such dependencies skip both.
+    "request", and uploaded files).  Routes without such dependencies skip both,
+    unless dependency overrides are active: those may bring ``yield`` dependencies.
     """
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
-        tracker = track(send)
+        tracker = send if type(send) is SendTracker else SendTracker(send)
         try:
-            if not needs_stacks():
+            if not stacks_needed and not (
+                overrides_provider is not None and overrides_provider.dependency_overrides
+            ):
                 response = await handler(request)
                 await response(scope, receive, tracker)
                 return
@@ -234,17 +239,13 @@ class APIRoute(routing.Route):
             self.body_field is not None and isinstance(self.body_field.field_info, params.Form)
         )
         handler = self.get_route_handler()
-        self.app = api_request_response(handler, self._needs_exit_stacks)
+        self.app = api_request_response(
+            handler, self._stacks_needed, self.dependency_overrides_provider
+        )
         if max_body_size is not None:
             from .middleware.body_limit import RequestBodyLimitMiddleware
 
             self.app = RequestBodyLimitMiddleware(self.app, max_body_size=max_body_size)
-
-    def _needs_exit_stacks(self) -> bool:
-        provider = self.dependency_overrides_provider
-        if provider is not None and provider.dependency_overrides:
-            return True  # overrides may bring yield dependencies of their own
-        return self._stacks_needed
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         return get_request_handler(
@@ -270,10 +271,31 @@ class APIRoute(routing.Route):
         return self._matches_path(scope, routing.get_route_path(scope))
 
     def _matches_path(self, scope: Scope, route_path: str) -> tuple[routing.Match, Scope]:
-        match, child_scope = super()._matches_path(scope, route_path)
-        if match is not routing.Match.NONE:
-            child_scope["route"] = self
-        return match, child_scope
+        """``Route._matches_path`` inlined, plus ``route`` in the child scope: the hot path."""
+        if scope["type"] != "http":
+            return _NO_MATCH, {}
+        convertors = self.param_convertors
+        if convertors:
+            match = self.path_regex.match(route_path)
+            if match is None:
+                return _NO_MATCH, {}
+            params = match.groupdict()
+            for key, value in params.items():
+                params[key] = convertors[key].convert(value)
+        elif route_path == self.path_format:  # a static path: its regex is just the path
+            params = {}
+        else:
+            return _NO_MATCH, {}
+        outer = scope.get("path_params")
+        if outer:
+            params = {**outer, **params}
+        child_scope = {"endpoint": self.endpoint, "path_params": params, "route": self}
+        if self.methods and scope["method"] not in self.methods:
+            return _PARTIAL, child_scope
+        return _FULL, child_scope
+
+
+_NO_MATCH, _PARTIAL, _FULL = routing.Match.NONE, routing.Match.PARTIAL, routing.Match.FULL
 
 
 def _is_generator(call: Any) -> bool:
@@ -298,11 +320,11 @@ def get_websocket_app(
             if overrides
             else default_plan
         )
-        solved = await plan.solve(websocket)
-        if solved.errors:
-            raise WebSocketRequestValidationError(solved.errors)
+        values, errors, _, _ = await plan.solve(websocket)
+        if errors:
+            raise WebSocketRequestValidationError(errors)
         assert dependant.call is not None, "dependant.call must be a function"
-        await dependant.call(**solved.values)
+        await dependant.call(**values)
 
     return app
 

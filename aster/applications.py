@@ -33,7 +33,12 @@ from .exceptions import (
 from .exceptions import StarletteHTTPException as HTTPException
 from .middleware import Middleware
 from .middleware.errors import ServerErrorMiddleware
-from .middleware.exceptions import ExceptionMiddleware
+from .middleware.exceptions import (
+    HANDLERS_SCOPE_KEY,
+    ExceptionMiddleware,
+    SendTracker,
+    handle_exception,
+)
 from .requests import Request
 from .responses import JSONResponse, Response
 from .routing import BaseRoute
@@ -41,8 +46,32 @@ from .types import ASGIApp, DecoratedCallable, ExceptionHandler, Lifespan, Recei
 from .utils import generate_unique_id
 
 
+def _fuse(stack: ASGIApp, router: Any) -> tuple[Any, ...] | None:
+    """``(stack, exception handlers, router.app)`` if ``stack`` is the default one.
+
+    That is: no user middleware, no body limit, stock middleware and router classes
+    and no router-level middleware.  Anything else runs through the stack as built.
+    """
+    from .routing import Router
+
+    if type(stack) is not ServerErrorMiddleware:
+        return None
+    exceptions = stack.app
+    if type(exceptions) is not ExceptionMiddleware or exceptions.app is not router:
+        return None
+    if not isinstance(router, Router) or type(router).__call__ is not Router.__call__:
+        return None
+    if router.middleware_stack != router.app:
+        return None
+    handlers = (exceptions._exception_handlers, exceptions._status_handlers)
+    return stack, handlers, router.app
+
+
 class Starlette:
     """A plain application: routes, middleware, exception handlers, lifespan."""
+
+    #: Set on a FastAPI app given ``root_path=``; every request's scope gets it.
+    _root_path = ""
 
     def __init__(
         self,
@@ -63,6 +92,7 @@ class Starlette:
         self.user_middleware = [] if middleware is None else list(middleware)
         self.middleware_stack: ASGIApp | None = None
         self.max_body_size = max_body_size
+        self._fused: tuple[Any, ...] | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
         error_handler = None
@@ -98,9 +128,36 @@ class Starlette:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
-        if self.middleware_stack is None:
-            self.middleware_stack = self.build_middleware_stack()
-        await self.middleware_stack(scope, receive, send)
+        if self._root_path:
+            scope["root_path"] = self._root_path
+        stack = self.middleware_stack
+        if stack is None:
+            stack = self.middleware_stack = self.build_middleware_stack()
+            self._fused = _fuse(stack, self.router)
+        fused = self._fused
+        if fused is None or fused[0] is not stack or scope["type"] != "http":
+            await stack(scope, receive, send)
+            return
+        # The default stack, run inline: ServerErrorMiddleware -> ExceptionMiddleware -> router,
+        # with the same tracker and the same handling, minus three coroutine layers per request.
+        _, handlers, router_app = fused
+        scope[HANDLERS_SCOPE_KEY] = handlers
+        tracker = SendTracker(send)
+        try:
+            try:
+                await router_app(scope, receive, tracker)
+            except Exception as exc:
+                await handle_exception(
+                    exc,
+                    Request(scope, receive, tracker),
+                    scope,
+                    receive,
+                    tracker,
+                    response_started=tracker.started,
+                )
+        except Exception as exc:
+            await stack.answer(exc, scope, receive, send, tracker)  # type: ignore[attr-defined]
+            raise exc
 
     def on_event(self, event_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.router.on_event(event_type)  # type: ignore[no-any-return]
@@ -308,10 +365,13 @@ class FastAPI(Starlette):
             )
         return self.openapi_schema
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.root_path:
-            scope["root_path"] = self.root_path
-        await super().__call__(scope, receive, send)
+    @property
+    def root_path(self) -> str:
+        return self._root_path
+
+    @root_path.setter
+    def root_path(self, value: str) -> None:
+        self._root_path = value
 
     # -- path operations (delegated to the router) -----------------------------------------
 

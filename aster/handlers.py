@@ -298,28 +298,33 @@ def get_request_handler(
                 form_limits=limits,
                 endpoint_ctx=lambda: ctx(request),
             )
-        solved = await current_plan().solve(request, body)
-        if solved.errors:
+        plan = (
+            current_plan()
+            if dependency_overrides_provider is not None
+            and dependency_overrides_provider.dependency_overrides
+            else default_plan
+        )
+        values, errors, background, sub = await plan.solve(request, body)
+        if errors:
             raise RequestValidationError(
-                solved.errors, body=None if body is Undefined else body, endpoint_ctx=ctx(request)
+                errors, body=None if body is Undefined else body, endpoint_ctx=ctx(request)
             )
         if is_coroutine:
-            raw = await call(**solved.values)
+            raw = await call(**values)
         else:
-            raw = await run_in_threadpool(call, **solved.values)
+            raw = await run_in_threadpool(call, **values)
         if isinstance(raw, Response):
             if raw.background is None:
-                raw.background = solved.background_tasks
+                raw.background = background
             return raw
-        sub = solved.response
         code = status_code
         if sub is not None and sub.status_code:
             code = sub.status_code
         if response_field is None:
             rendered = plain_json(raw) if default_json else None
             if rendered is not None:
-                response = json_response_from_bytes(rendered, code or 200, solved.background_tasks)
-                return _finish(response, sub)
+                response = json_response_from_bytes(rendered, code or 200, background)
+                return response if code is None and sub is None else _finish(response, sub)
             content = jsonable_encoder(raw)
             use_bytes = False
         else:
@@ -334,11 +339,11 @@ def get_request_handler(
                 raise ResponseValidationError(errors=errors, body=raw, endpoint_ctx=ctx(request))
             content = serializer(value, **dump_options)  # type: ignore[misc]
         if use_bytes:
-            response = json_response_from_bytes(content, code or 200, solved.background_tasks)
+            response = json_response_from_bytes(content, code or 200, background)
         elif code is None:
-            response = actual_class(content, background=solved.background_tasks)
+            response = actual_class(content, background=background)
         else:
-            response = actual_class(content, status_code=code, background=solved.background_tasks)
+            response = actual_class(content, status_code=code, background=background)
         return _finish(response, sub)
 
     app.plan = default_plan  # type: ignore[attr-defined]

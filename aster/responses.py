@@ -103,19 +103,30 @@ class Response:
 
     def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
         """Build ``raw_headers``, adding content-length and content-type unless given."""
-        if headers is None:
+        if headers is None:  # the common case, kept short
             raw: list[tuple[bytes, bytes]] = []
-            add_length = add_type = True
-        else:
-            raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-            names = {name for name, _ in raw}
-            add_length = b"content-length" not in names
-            add_type = b"content-type" not in names
+            body = getattr(self, "body", None)
+            if body is not None:
+                status = self.status_code
+                if status >= 200 and status != 204 and status != 304:
+                    raw.append((b"content-length", b"%d" % len(body)))
+            media_type = self.media_type
+            if media_type is not None:
+                content_type = _content_types.get((media_type, self.charset))
+                if content_type is None:
+                    content_type = _content_type(media_type, self.charset)
+                raw.append((b"content-type", content_type))
+            self.raw_headers = raw
+            return
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        names = {name for name, _ in raw}
+        add_length = b"content-length" not in names
+        add_type = b"content-type" not in names
         body = getattr(self, "body", None)
         if body is not None and add_length:
             status = self.status_code
             if status >= 200 and status != 204 and status != 304:
-                raw.append((b"content-length", str(len(body)).encode("latin-1")))
+                raw.append((b"content-length", b"%d" % len(body)))
         media_type = self.media_type
         if media_type is not None and add_type:
             raw.append((b"content-type", _content_type(media_type, self.charset)))

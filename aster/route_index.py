@@ -121,6 +121,16 @@ def _standard_matching(route: Any) -> bool:
     )
 
 
+def _handles_by_app(route: Any) -> bool:
+    from .routing import Route
+
+    return (
+        isinstance(route, Route)
+        and _standard_matching(route)
+        and type(route).handle is Route.handle
+    )
+
+
 def static_prefix(route: Any) -> tuple[list[str] | None, str | None]:
     """(leading static segments, or None if unknown; the whole path if it is fully static)."""
     from .routing import Mount, Route, WebSocketRoute
@@ -142,6 +152,15 @@ def static_prefix(route: Any) -> tuple[list[str] | None, str | None]:
     return None, None
 
 
+def _may_match(route: Any, path: str) -> bool:
+    """Could ``route`` match a request for ``path``?  Only routes matching by their path
+    pattern can be ruled out; the rest (``Host``, custom ``matches``) are kept."""
+    if not _standard_matching(route):
+        return True
+    regex = getattr(route, "path_regex", None)
+    return regex is None or regex.match(path) is not None
+
+
 def _segments(path: str) -> list[str]:
     return path.split("/")[1:] if path else []
 
@@ -157,6 +176,9 @@ class RouteIndex:
             route._matches_path if _standard_matching(route) else _generic_matcher(route)
             for route in routes
         ]
+        #: Per route: may a full match call ``route.app`` directly?  (``Route.handle`` only
+        #: re-checks the method, which a full match already did.)
+        self.direct: list[bool] = [_handles_by_app(route) for route in routes]
         for index, route in enumerate(routes):
             segments, exact = static_prefix(route)
             if segments is None:
@@ -169,8 +191,12 @@ class RouteIndex:
             for segment in segments:
                 node = node.children.setdefault(segment, _Node())
             node.routes.append(index)
-        # A static path's candidates never change: merge them now, not per request.
-        self.exact = {path: self._walk(path, exact) for path, exact in self.exact.items()}
+        # A static path's candidates never change: merge them now, not per request, and drop
+        # the routes whose pattern cannot match it (``/items/{id}`` for ``/items``).
+        self.exact = {
+            path: [i for i in self._walk(path, exact) if _may_match(routes[i], path)]
+            for path, exact in self.exact.items()
+        }
 
     def candidates(self, path: str) -> list[int]:
         """Indices of the routes that may match ``path``, in registration order.

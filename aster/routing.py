@@ -668,22 +668,30 @@ class Router:
             await self.lifespan(scope, receive, send)
             return
         routes = self._routes
-        route_path = get_route_path(scope)
+        route_path = get_route_path(scope) if scope.get("root_path") else scope["path"]
         partial: BaseRoute | None = None
-        partial_scope: Scope = {}
-        route_index = self._route_index()
+        partial_scope: Scope | None = None
+        route_index = self._index
+        if route_index is None or route_index.version != routes.version:
+            route_index = self._route_index()
         matchers = route_index.matchers
-        for index in route_index.candidates(route_path):
+        candidates = route_index.exact.get(route_path)
+        if candidates is None:
+            candidates = route_index.candidates(route_path)
+        for index in candidates:
             match, child_scope = matchers[index](scope, route_path)
             if match is Match.FULL:
                 scope.update(child_scope)
-                await routes[index].handle(scope, receive, send)
+                if route_index.direct[index]:
+                    await routes[index].app(scope, receive, send)  # type: ignore[attr-defined]
+                else:
+                    await routes[index].handle(scope, receive, send)
                 return
             if match is Match.PARTIAL and partial is None:
                 partial, partial_scope = routes[index], child_scope
         if partial is not None:
             # Right path, wrong method: the route answers 405 with its Allow header.
-            scope.update(partial_scope)
+            scope.update(partial_scope)  # type: ignore[arg-type]
             await partial.handle(scope, receive, send)
             return
         if kind == "http" and self.redirect_slashes and route_path != "/":

@@ -82,19 +82,28 @@ class ServerErrorMiddleware:
         try:
             await self.app(scope, receive, tracker)
         except Exception as exc:
-            request = Request(scope)
-            response: Response
-            if self.debug:
-                response = await run_in_threadpool(self.debug_response, request, exc)
-            elif self.handler is None:
-                response = self.error_response(request, exc)
-            elif is_async_callable(self.handler):
-                response = await self.handler(request, exc)
-            else:
-                response = await run_in_threadpool(self.handler, request, exc)
-            if not tracker.started:
-                await response(scope, receive, send)
+            await self.answer(exc, scope, receive, send, tracker)
             raise exc
+
+    async def answer(
+        self, exc: Exception, scope: Scope, receive: Receive, send: Send, tracker: SendTracker
+    ) -> None:
+        """Send the 500 (or the debug page) unless a response already started.
+
+        The caller re-raises ``exc`` afterwards, so the server logs it.
+        """
+        request = Request(scope)
+        response: Response
+        if self.debug:
+            response = await run_in_threadpool(self.debug_response, request, exc)
+        elif self.handler is None:
+            response = self.error_response(request, exc)
+        elif is_async_callable(self.handler):
+            response = await self.handler(request, exc)
+        else:
+            response = await run_in_threadpool(self.handler, request, exc)
+        if not tracker.started:
+            await response(scope, receive, send)
 
     def generate_frame_html(self, frame: inspect.FrameInfo, is_collapsed: bool) -> str:
         first = frame.lineno - (frame.index or 0)
