@@ -12,7 +12,7 @@ import types
 import typing
 import warnings
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from copy import copy
 from dataclasses import dataclass, is_dataclass
 from functools import lru_cache
@@ -23,7 +23,7 @@ from pydantic.errors import PydanticSchemaGenerationError
 from pydantic.fields import FieldInfo
 from pydantic.version import VERSION as PYDANTIC_VERSION
 from pydantic.warnings import UnsupportedFieldAttributeWarning
-from pydantic_core import PydanticUndefined, SchemaValidator
+from pydantic_core import PydanticUndefined, SchemaSerializer, SchemaValidator
 
 from .datastructures import UploadFile
 from .exceptions import FastAPIError
@@ -198,6 +198,12 @@ class ModelField:
             if isinstance(validator, SchemaValidator)
             else self._type_adapter.validate_python
         )
+        serializer = self._type_adapter.serializer
+        self._to_json = (
+            serializer.to_json
+            if isinstance(serializer, SchemaSerializer)
+            else self._type_adapter.dump_json
+        )
 
     @property
     def alias(self) -> str:
@@ -265,6 +271,10 @@ class ModelField:
             exclude_none=exclude_none,
         )
 
+    def json_serializer(self) -> Callable[..., bytes]:
+        """``serialize_json`` as pydantic-core's own callable, for binding options once."""
+        return self._to_json  # type: ignore[no-any-return]
+
     def serialize_json(
         self,
         value: Any,
@@ -277,7 +287,7 @@ class ModelField:
         exclude_none: bool = False,
     ) -> bytes:
         """Straight to JSON bytes in pydantic-core: no Python dict, no ``json.dumps``."""
-        return self._type_adapter.dump_json(
+        return self._to_json(  # type: ignore[no-any-return]
             value,
             include=include,
             exclude=exclude,

@@ -15,6 +15,7 @@ Serialisation takes the fastest path that gives FastAPI's output:
 from __future__ import annotations
 
 import email.message
+import functools
 import json
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -34,7 +35,7 @@ from .exceptions import (
     StarletteHTTPException as HTTPException,
 )
 from .fields import ModelField
-from .requests import Request
+from .requests import Request, json_loads
 from .responses import JSONResponse, Response, json_response_from_bytes, plain_json
 
 Undefined = params.Undefined
@@ -137,23 +138,22 @@ def _is_json_content_type(content_type: str) -> bool:
     return result
 
 
-async def _parse_json(request: Request, body: bytes) -> Any:
-    # A Request subclass may override json(); otherwise parse the bytes we already hold.
-    if type(request).json is not Request.json:
-        return await request.json()
-    if body[0] in b"{[" and len(body) > 1 and body[1]:
-        # What json.loads would detect for such bytes anyway: UTF-8 (no BOM, no NULs).
-        return json.loads(body.decode("utf-8", "surrogatepass"))
-    return json.loads(body)
+def _content_type(request: Request) -> str | None:
+    """The Content-Type, without building ``request.headers`` when nothing else needs it."""
+    if request._headers is not None or type(request).headers is not Request.headers:
+        return request.headers.get("content-type")
+    for name, value in request.scope["headers"]:  # ASGI servers send lowercase names
+        if name == b"content-type":
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
 
 
 async def read_body(
     request: Request,
-    *,
     is_form: bool,
     strict_content_type: bool,
     form_limits: dict[str, Any] | None,
-    endpoint_ctx: Callable[[], EndpointContext],
+    endpoint_ctx: Callable[[Request], EndpointContext],
 ) -> Any:
     """The parsed body: FormData, decoded JSON, or raw bytes for other content types."""
     try:
@@ -166,13 +166,15 @@ async def read_body(
         body_bytes = await request.body()
         if not body_bytes:
             return Undefined
-        content_type = request.headers.get("content-type")
-        if not content_type:
-            if strict_content_type:
+        content_type = _content_type(request)
+        if content_type:
+            if not _is_json_content_type(content_type):
                 return body_bytes
-            return await _parse_json(request, body_bytes)
-        if _is_json_content_type(content_type):
-            return await _parse_json(request, body_bytes)
+        elif strict_content_type:
+            return body_bytes
+        if type(request).json is not Request.json:  # a subclass may decode its own way
+            return await request.json()
+        return json_loads(body_bytes)
         return body_bytes
     except json.JSONDecodeError as exc:
         error = RequestValidationError(
@@ -186,7 +188,7 @@ async def read_body(
                 }
             ],
             body=exc.doc,
-            endpoint_ctx=endpoint_ctx(),
+            endpoint_ctx=endpoint_ctx(request),
         )
         raise error from exc
     except HTTPException:
@@ -247,9 +249,6 @@ def get_request_handler(
     )
     use_dump_json = response_field is not None and isinstance(response_class, DefaultPlaceholder)
     default_json = actual_class is JSONResponse
-    serializer = None
-    if response_field is not None:
-        serializer = response_field.serialize_json if use_dump_json else response_field.serialize
     dump_options = {
         "include": response_model_include,
         "exclude": response_model_exclude,
@@ -258,6 +257,13 @@ def get_request_handler(
         "exclude_defaults": response_model_exclude_defaults,
         "exclude_none": response_model_exclude_none,
     }
+    serializer = None
+    if response_field is not None:
+        # Bound once with its options: a JSON dump is then a single call into pydantic-core.
+        serializer = functools.partial(
+            response_field.json_serializer() if use_dump_json else response_field.serialize,
+            **dump_options,
+        )
     default_plan = plan or Plan(dependant, embed_body_fields=embed_body_fields)
     override_plans: dict[Any, Plan] = {}
     context: EndpointContext | None = None
@@ -291,13 +297,7 @@ def get_request_handler(
         body: Any = Undefined
         if body_field is not None:
             limits = _resolve_form_limits(request.scope, form_limits) if is_form else None
-            body = await read_body(
-                request,
-                is_form=is_form,
-                strict_content_type=strict,
-                form_limits=limits,
-                endpoint_ctx=lambda: ctx(request),
-            )
+            body = await read_body(request, is_form, strict, limits, ctx)
         plan = (
             current_plan()
             if dependency_overrides_provider is not None
@@ -337,9 +337,11 @@ def get_request_handler(
                 )
             if errors:
                 raise ResponseValidationError(errors=errors, body=raw, endpoint_ctx=ctx(request))
-            content = serializer(value, **dump_options)  # type: ignore[misc]
+            content = serializer(value)  # type: ignore[misc]
         if use_bytes:
             response = json_response_from_bytes(content, code or 200, background)
+            if code is None and sub is None:
+                return response
         elif code is None:
             response = actual_class(content, background=background)
         else:

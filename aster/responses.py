@@ -324,7 +324,7 @@ def json_response_from_bytes(
     response.media_type = "application/json"
     if status_code >= 200 and status_code != 204 and status_code != 304:
         response.raw_headers = [
-            (b"content-length", str(len(body)).encode("latin-1")),
+            (b"content-length", b"%d" % len(body)),
             (b"content-type", b"application/json"),
         ]
     else:

@@ -9,6 +9,7 @@ from the ``FormData``; ``bytes`` parameters read an uploaded file's content.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from copy import deepcopy
 from typing import Any
 
 from .. import params
@@ -34,8 +35,6 @@ Undefined = params.Undefined
 
 
 def _validate(field: ModelField, value: Any, loc: tuple[Any, ...]) -> tuple[Any, list[Any]]:
-    from copy import deepcopy
-
     if value is Undefined:
         if field.field_info.is_required():
             return None, [get_missing_field_error(loc)]
@@ -137,7 +136,9 @@ class BodyReader:
         """Validate the parameters from the request ``body`` into ``values``; return the errors."""
         to_process = body
         form_values: dict[str, tuple[str, Any]] = {}
-        if isinstance(body, FormData):
+        # (A JSON object skips the isinstance: FormData is a Mapping, an ABC check.)
+        is_form = type(body) is not dict and isinstance(body, FormData)
+        if is_form:
             to_process = {}
             if self.plain:
                 async for alias, value, field in _form_values(self.plain, body):
@@ -155,10 +156,10 @@ class BodyReader:
         for field, aliases, models in self.entries:
             loc: tuple[Any, ...] = ("body", aliases[0])
             value = Undefined
-            if isinstance(body, FormData) and models:
+            if is_form and models:
                 value = await _form_model_value(field, models, body)
                 loc = ("body",)
-            elif isinstance(body, FormData):
+            elif is_form:
                 alias, value = form_values.get(field.name, (aliases[0], Undefined))
                 loc = ("body", alias)
             elif to_process is not Undefined and not isinstance(to_process, bytes):
