@@ -17,49 +17,32 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import re
 import traceback
 import warnings
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from ._mounts import Host, Mount
+from ._routing_base import (
+    PARAM_REGEX,
+    BaseRoute,
+    Match,
+    NoMatchFound,
+    _match_params,
+    _wrap,
+    compile_path,
+    get_name,
+    get_route_path,
+    replace_params,
+)
 from .concurrency import is_async_callable, run_in_threadpool
-from .convertors import CONVERTOR_TYPES, Convertor
-from .datastructures import URL, Headers, URLPath
+from .datastructures import URL, URLPath
 from .exceptions import StarletteHTTPException as HTTPException
 from .middleware import Middleware
 from .requests import Request
 from .responses import PlainTextResponse, RedirectResponse, Response
 from .route_index import RouteIndex, RouteList
 from .types import ASGIApp, Lifespan, Receive, Scope, Send
-
-
-class NoMatchFound(Exception):
-    """``url_path_for`` found no route with that name and those parameters."""
-
-    def __init__(self, name: str, path_params: dict[str, Any]) -> None:
-        params = ", ".join(list(path_params.keys()))
-        super().__init__(f'No route exists for name "{name}" and params "{params}".')
-
-
-class Match(Enum):
-    NONE = 0
-    PARTIAL = 1
-    FULL = 2
-
-
-def get_route_path(scope: Scope) -> str:
-    """The path to route on: ``scope["path"]`` without the ``root_path`` it starts with."""
-    path: str = scope["path"]
-    root_path = scope.get("root_path", "")
-    if not root_path or not path.startswith(root_path):
-        return path
-    if path == root_path:
-        return ""
-    if path[len(root_path)] == "/":
-        return path[len(root_path) :]
-    return path
 
 
 def iscoroutinefunction_or_partial(obj: Any) -> bool:  # pragma: no cover - Starlette API
@@ -71,71 +54,6 @@ def iscoroutinefunction_or_partial(obj: Any) -> bool:  # pragma: no cover - Star
     while isinstance(obj, functools.partial):
         obj = obj.func
     return inspect.iscoroutinefunction(obj)
-
-
-def get_name(endpoint: Callable[..., Any]) -> str:
-    return getattr(endpoint, "__name__", endpoint.__class__.__name__)
-
-
-def replace_params(
-    path: str, param_convertors: dict[str, Convertor[Any]], path_params: dict[str, str]
-) -> tuple[str, dict[str, str]]:
-    for key, value in list(path_params.items()):
-        if "{" + key + "}" in path:
-            convertor = param_convertors[key]
-            value = convertor.to_string(value)
-            path = path.replace("{" + key + "}", value)
-            path_params.pop(key)
-    return path, path_params
-
-
-PARAM_REGEX = re.compile("{([a-zA-Z_][a-zA-Z0-9_]*)(:[a-zA-Z_][a-zA-Z0-9_]*)?}")
-
-
-def compile_path(path: str) -> tuple[re.Pattern[str], str, dict[str, Convertor[Any]]]:
-    """``/items/{id:int}`` -> (regex, ``/items/{id}``, ``{"id": IntegerConvertor}``).
-
-    A path that does not start with ``/`` is a host pattern (``{sub}.example.org``).
-    """
-    is_host = not path.startswith("/")
-    regex = "^"
-    path_format = ""
-    duplicated: set[str] = set()
-    position = 0
-    convertors: dict[str, Convertor[Any]] = {}
-    for match in PARAM_REGEX.finditer(path):
-        name, kind = match.groups("str")
-        kind = kind.lstrip(":")
-        assert kind in CONVERTOR_TYPES, f"Unknown path convertor '{kind}'"
-        convertor = CONVERTOR_TYPES[kind]
-        regex += re.escape(path[position : match.start()]) + f"(?P<{name}>{convertor.regex})"
-        path_format += path[position : match.start()] + "{" + name + "}"
-        if name in convertors:
-            duplicated.add(name)
-        convertors[name] = convertor
-        position = match.end()
-    if duplicated:
-        names = ", ".join(sorted(duplicated))
-        ending = "s" if len(duplicated) > 1 else ""
-        raise ValueError(f"Duplicated param name{ending} {names} at path {path}")
-    if is_host:
-        regex += re.escape(path[position:].split(":")[0]) + "$"
-    else:
-        regex += re.escape(path[position:]) + "$"
-    path_format += path[position:]
-    return re.compile(regex), path_format, convertors
-
-
-def _match_params(
-    regex: re.Pattern[str], convertors: dict[str, Convertor[Any]], text: str
-) -> dict[str, Any] | None:
-    match = regex.match(text)
-    if match is None:
-        return None
-    params = match.groupdict()
-    for key, value in params.items():
-        params[key] = convertors[key].convert(value)
-    return params
 
 
 def request_response(func: Callable[[Request], Awaitable[Response] | Response]) -> ASGIApp:
@@ -174,44 +92,6 @@ def websocket_session(func: Callable[[Any], Awaitable[None]]) -> ASGIApp:
         await wrap_app_handling_exceptions(run, session)(scope, receive, send)
 
     return app
-
-
-def _wrap(
-    app: ASGIApp, middleware: Sequence[Middleware] | None, max_body_size: int | None
-) -> ASGIApp:
-    if middleware is not None:
-        for cls, args, kwargs in reversed(middleware):
-            app = cls(app, *args, **kwargs)
-    if max_body_size is not None:
-        from .middleware.body_limit import RequestBodyLimitMiddleware
-
-        app = RequestBodyLimitMiddleware(app, max_body_size=max_body_size)
-    return app
-
-
-class BaseRoute:
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        raise NotImplementedError()  # pragma: no cover
-
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        raise NotImplementedError()  # pragma: no cover
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raise NotImplementedError()  # pragma: no cover
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A route used on its own, as an ASGI app."""
-        match, child_scope = self.matches(scope)
-        if match is Match.NONE:
-            if scope["type"] == "http":
-                await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
-            elif scope["type"] == "websocket":
-                from .websockets import WebSocketClose
-
-                await WebSocketClose()(scope, receive, send)
-            return
-        scope.update(child_scope)
-        await self.handle(scope, receive, send)
 
 
 class Route(BaseRoute):
@@ -363,153 +243,6 @@ class WebSocketRoute(BaseRoute):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(path={self.path!r}, name={self.name!r})"
-
-
-class Mount(BaseRoute):
-    """An ASGI app (or a list of routes) below a path prefix."""
-
-    def __init__(
-        self,
-        path: str,
-        app: ASGIApp | None = None,
-        routes: Sequence[BaseRoute] | None = None,
-        name: str | None = None,
-        *,
-        middleware: Sequence[Middleware] | None = None,
-        max_body_size: int | None = None,
-    ) -> None:
-        assert path == "" or path.startswith("/"), "Routed paths must start with '/'"
-        assert app is not None or routes is not None, (
-            "Either 'app=...', or 'routes=' must be specified"
-        )
-        self.path = path.rstrip("/")
-        if app is not None:
-            self._base_app: ASGIApp = app
-        else:
-            self._base_app = Router(routes=routes)
-        self.app = _wrap(self._base_app, middleware, max_body_size)
-        self.name = name
-        self.path_regex, self.path_format, self.param_convertors = compile_path(
-            self.path + "/{path:path}"
-        )
-
-    @property
-    def routes(self) -> list[BaseRoute]:
-        return getattr(self._base_app, "routes", [])
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        return self._matches_path(scope, get_route_path(scope))
-
-    def _matches_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
-        if scope["type"] in ("http", "websocket"):
-            root_path = scope.get("root_path", "")
-            params = _match_params(self.path_regex, self.param_convertors, route_path)
-            if params is not None:
-                remaining_path = "/" + params.pop("path")
-                matched_path = route_path[: -len(remaining_path)]
-                path_params = dict(scope.get("path_params", {}))
-                path_params.update(params)
-                return Match.FULL, {
-                    "path_params": path_params,
-                    # url_for() needs the top-level root path in every nested scope.
-                    "app_root_path": scope.get("app_root_path", root_path),
-                    "root_path": root_path + matched_path,
-                    "endpoint": self.app,
-                }
-        return Match.NONE, {}
-
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        if self.name is not None and name == self.name and "path" in path_params:
-            # 'name' matches "<mount_name>".
-            path_params["path"] = path_params["path"].lstrip("/")
-            path, remaining = replace_params(self.path_format, self.param_convertors, path_params)
-            if not remaining:
-                return URLPath(path=path)
-        elif self.name is None or name.startswith(self.name + ":"):
-            if self.name is None:
-                remaining_name = name  # 'name' matches "<route_name>".
-            else:
-                remaining_name = name[len(self.name) + 1 :]  # "<mount_name>:<route_name>"
-            path_kwarg = path_params.get("path")
-            path_params["path"] = ""
-            path_prefix, remaining = replace_params(
-                self.path_format, self.param_convertors, path_params
-            )
-            if path_kwarg is not None:
-                remaining["path"] = path_kwarg
-            for route in self.routes or []:
-                try:
-                    url = route.url_path_for(remaining_name, **remaining)
-                    return URLPath(path=path_prefix.rstrip("/") + str(url), protocol=url.protocol)
-                except NoMatchFound:
-                    pass
-        raise NoMatchFound(name, path_params)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
-
-    def __eq__(self, other: Any) -> bool:
-        return isinstance(other, Mount) and self.path == other.path and self.app == other.app
-
-    __hash__ = object.__hash__
-
-    def __repr__(self) -> str:
-        name = self.name or ""
-        return f"{self.__class__.__name__}(path={self.path!r}, name={name!r}, app={self.app!r})"
-
-
-class Host(BaseRoute):
-    """An ASGI app for one host name pattern, e.g. ``{subdomain}.example.org``."""
-
-    def __init__(self, host: str, app: ASGIApp, name: str | None = None) -> None:
-        assert not host.startswith("/"), "Host must not start with '/'"
-        self.host = host
-        self.app = app
-        self.name = name
-        self.host_regex, self.host_format, self.param_convertors = compile_path(host)
-
-    @property
-    def routes(self) -> list[BaseRoute]:
-        return getattr(self.app, "routes", [])
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] in ("http", "websocket"):
-            host = Headers(scope=scope).get("host", "").split(":")[0]
-            params = _match_params(self.host_regex, self.param_convertors, host)
-            if params is not None:
-                path_params = dict(scope.get("path_params", {}))
-                path_params.update(params)
-                return Match.FULL, {"path_params": path_params, "endpoint": self.app}
-        return Match.NONE, {}
-
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        if self.name is not None and name == self.name and "path" in path_params:
-            path = path_params.pop("path")
-            host, remaining = replace_params(self.host_format, self.param_convertors, path_params)
-            if not remaining:
-                return URLPath(path=path, host=host)
-        elif self.name is None or name.startswith(self.name + ":"):
-            remaining_name = name if self.name is None else name[len(self.name) + 1 :]
-            host, remaining = replace_params(self.host_format, self.param_convertors, path_params)
-            for route in self.routes or []:
-                try:
-                    url = route.url_path_for(remaining_name, **remaining)
-                    return URLPath(path=str(url), protocol=url.protocol, host=host)
-                except NoMatchFound:
-                    pass
-        raise NoMatchFound(name, path_params)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
-
-    def __eq__(self, other: Any) -> bool:
-        return isinstance(other, Host) and self.host == other.host and self.app == other.app
-
-    __hash__ = object.__hash__
-
-    def __repr__(self) -> str:
-        name = self.name or ""
-        return f"{self.__class__.__name__}(host={self.host!r}, name={name!r}, app={self.app!r})"
 
 
 class _HandlerLifespan:
@@ -783,6 +516,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "PARAM_REGEX",
     "APIRoute",
     "APIRouter",
     "APIWebSocketRoute",

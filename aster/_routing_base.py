@@ -1,0 +1,148 @@
+"""What every route is built from: match results, path patterns and ``BaseRoute``.
+
+Split out of :mod:`aster.routing` (which re-exports all of it) so that mounts and
+routes can share it without importing each other.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from enum import Enum
+from typing import Any
+
+from .convertors import CONVERTOR_TYPES, Convertor
+from .datastructures import URLPath
+from .middleware import Middleware
+from .responses import PlainTextResponse
+from .types import ASGIApp, Receive, Scope, Send
+
+
+class NoMatchFound(Exception):
+    """``url_path_for`` found no route with that name and those parameters."""
+
+    def __init__(self, name: str, path_params: dict[str, Any]) -> None:
+        params = ", ".join(list(path_params.keys()))
+        super().__init__(f'No route exists for name "{name}" and params "{params}".')
+
+
+class Match(Enum):
+    NONE = 0
+    PARTIAL = 1
+    FULL = 2
+
+
+def get_route_path(scope: Scope) -> str:
+    """The path to route on: ``scope["path"]`` without the ``root_path`` it starts with."""
+    path: str = scope["path"]
+    root_path = scope.get("root_path", "")
+    if not root_path or not path.startswith(root_path):
+        return path
+    if path == root_path:
+        return ""
+    if path[len(root_path)] == "/":
+        return path[len(root_path) :]
+    return path
+
+
+def get_name(endpoint: Callable[..., Any]) -> str:
+    return getattr(endpoint, "__name__", endpoint.__class__.__name__)
+
+
+def replace_params(
+    path: str, param_convertors: dict[str, Convertor[Any]], path_params: dict[str, str]
+) -> tuple[str, dict[str, str]]:
+    for key, value in list(path_params.items()):
+        if "{" + key + "}" in path:
+            convertor = param_convertors[key]
+            value = convertor.to_string(value)
+            path = path.replace("{" + key + "}", value)
+            path_params.pop(key)
+    return path, path_params
+
+
+PARAM_REGEX = re.compile("{([a-zA-Z_][a-zA-Z0-9_]*)(:[a-zA-Z_][a-zA-Z0-9_]*)?}")
+
+
+def compile_path(path: str) -> tuple[re.Pattern[str], str, dict[str, Convertor[Any]]]:
+    """``/items/{id:int}`` -> (regex, ``/items/{id}``, ``{"id": IntegerConvertor}``).
+
+    A path that does not start with ``/`` is a host pattern (``{sub}.example.org``).
+    """
+    is_host = not path.startswith("/")
+    regex = "^"
+    path_format = ""
+    duplicated: set[str] = set()
+    position = 0
+    convertors: dict[str, Convertor[Any]] = {}
+    for match in PARAM_REGEX.finditer(path):
+        name, kind = match.groups("str")
+        kind = kind.lstrip(":")
+        assert kind in CONVERTOR_TYPES, f"Unknown path convertor '{kind}'"
+        convertor = CONVERTOR_TYPES[kind]
+        regex += re.escape(path[position : match.start()]) + f"(?P<{name}>{convertor.regex})"
+        path_format += path[position : match.start()] + "{" + name + "}"
+        if name in convertors:
+            duplicated.add(name)
+        convertors[name] = convertor
+        position = match.end()
+    if duplicated:
+        names = ", ".join(sorted(duplicated))
+        ending = "s" if len(duplicated) > 1 else ""
+        raise ValueError(f"Duplicated param name{ending} {names} at path {path}")
+    if is_host:
+        regex += re.escape(path[position:].split(":")[0]) + "$"
+    else:
+        regex += re.escape(path[position:]) + "$"
+    path_format += path[position:]
+    return re.compile(regex), path_format, convertors
+
+
+def _match_params(
+    regex: re.Pattern[str], convertors: dict[str, Convertor[Any]], text: str
+) -> dict[str, Any] | None:
+    match = regex.match(text)
+    if match is None:
+        return None
+    params = match.groupdict()
+    for key, value in params.items():
+        params[key] = convertors[key].convert(value)
+    return params
+
+
+def _wrap(
+    app: ASGIApp, middleware: Sequence[Middleware] | None, max_body_size: int | None
+) -> ASGIApp:
+    if middleware is not None:
+        for cls, args, kwargs in reversed(middleware):
+            app = cls(app, *args, **kwargs)
+    if max_body_size is not None:
+        from .middleware.body_limit import RequestBodyLimitMiddleware
+
+        app = RequestBodyLimitMiddleware(app, max_body_size=max_body_size)
+    return app
+
+
+class BaseRoute:
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        raise NotImplementedError()  # pragma: no cover
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        raise NotImplementedError()  # pragma: no cover
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError()  # pragma: no cover
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A route used on its own, as an ASGI app."""
+        match, child_scope = self.matches(scope)
+        if match is Match.NONE:
+            if scope["type"] == "http":
+                await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
+            elif scope["type"] == "websocket":
+                from .websockets import WebSocketClose
+
+                await WebSocketClose()(scope, receive, send)
+            return
+        scope.update(child_scope)
+        await self.handle(scope, receive, send)
