@@ -68,9 +68,15 @@ __all__ = [
 ]
 
 
+#: Submodules FastAPI's package imports eagerly, so ``fastapi.status`` works without an import.
+_SUBMODULES = frozenset({"status", "security", "openapi", "sse"})
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
+        if name in _SUBMODULES:
+            return importlib.import_module(f".{name}", __name__)
         raise AttributeError(f"module 'aster' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value

@@ -383,7 +383,7 @@ class APIRouter(routing.Router):
             self.add_api_route(
                 prefix + route.path,
                 route.endpoint,
-                response_model=route.response_model,
+                response_model=getattr(route, "_response_model_arg", route.response_model),
                 status_code=route.status_code,
                 tags=[*(options["tags"] or []), *route.tags],
                 dependencies=[*(options["dependencies"] or []), *route.dependencies],

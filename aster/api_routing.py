@@ -42,6 +42,7 @@ from .handlers import (
 from .middleware.exceptions import SendTracker, handle_exception, wrap_app_handling_exceptions
 from .requests import Request
 from .responses import JSONResponse, Response
+from .sse import EventSourceResponse, ServerSentEvent
 from .types import ASGIApp, Receive, Scope, Send
 from .utils import generate_unique_id
 
@@ -212,13 +213,26 @@ class APIRoute(routing.Route):
         self.body_field = get_body_field(
             body_params=body_params, name=self.unique_id, embed_body_fields=self._embed_body_fields
         )
+        # As given: an included copy of this route must infer the same model from the endpoint.
+        self._response_model_arg = response_model
+        # A generator endpoint streams: JSON Lines by default, SSE with EventSourceResponse.
+        is_generator = _is_generator(endpoint)
+        self.is_sse_stream = is_generator and lenient_issubclass(
+            response_class, EventSourceResponse
+        )
+        self.is_json_stream = is_generator and isinstance(response_class, DefaultPlaceholder)
         self.stream_item_type: Any = None
         if isinstance(response_model, DefaultPlaceholder):
             annotation = get_typed_return_annotation(endpoint)
+            stream_item = get_stream_item_type(annotation)
             if lenient_issubclass(annotation, Response):
                 response_model = None
-            elif get_stream_item_type(annotation) is not None and _is_generator(endpoint):
-                self.stream_item_type = get_stream_item_type(annotation)
+            elif stream_item is not None and is_generator:
+                # ServerSentEvent wraps the transport; it is not an item type to validate.
+                if (self.is_json_stream or self.is_sse_stream) and not lenient_issubclass(
+                    stream_item, ServerSentEvent
+                ):
+                    self.stream_item_type = stream_item
                 response_model = None
             else:
                 response_model = annotation
@@ -232,6 +246,13 @@ class APIRoute(routing.Route):
             )
         else:
             self.response_field = None
+        self.stream_item_field: ModelField | None = None
+        if self.stream_item_type:
+            self.stream_item_field = create_model_field(
+                name="StreamItem_" + self.unique_id,
+                type_=self.stream_item_type,
+                mode="serialization",
+            )
         self.plan = Plan(self.dependant, embed_body_fields=self._embed_body_fields)
         # Yield dependencies need the exit stacks; so do uploaded files, closed after
         # the response has been sent.
@@ -265,6 +286,8 @@ class APIRoute(routing.Route):
             strict_content_type=self.strict_content_type,
             form_limits=self.form_limits,
             plan=self.plan,
+            stream_item_field=self.stream_item_field,
+            is_json_stream=self.is_json_stream,
         )
 
     def matches(self, scope: Scope) -> tuple[routing.Match, Scope]:

@@ -21,9 +21,15 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from . import params
+from ._streaming import item_serializer, stream_response
 from .concurrency import run_in_threadpool
 from .datastructures import DefaultPlaceholder
-from .dependencies.models import Dependant, is_coroutine_callable
+from .dependencies.models import (
+    Dependant,
+    is_async_gen_callable,
+    is_coroutine_callable,
+    is_gen_callable,
+)
 from .dependencies.plan import Plan
 from .encoders import jsonable_encoder
 from .exceptions import (
@@ -34,9 +40,10 @@ from .exceptions import (
 from .exceptions import (
     StarletteHTTPException as HTTPException,
 )
-from .fields import ModelField
+from .fields import ModelField, lenient_issubclass
 from .requests import Request, json_loads
 from .responses import JSONResponse, Response, json_response_from_bytes, plain_json
+from .sse import EventSourceResponse
 
 Undefined = params.Undefined
 
@@ -233,11 +240,14 @@ def get_request_handler(
     strict_content_type: bool | DefaultPlaceholder = DefaultPlaceholder(True),
     form_limits: dict[str, Any] | None = None,
     plan: Plan | None = None,
+    stream_item_field: ModelField | None = None,
+    is_json_stream: bool = False,
 ) -> Callable[[Request], Coroutine[Any, Any, Response]]:
     """Compile everything the route needs into one ``handler(request) -> Response``."""
     assert dependant.call is not None, "dependant.call must be a function"
     call = dependant.call
     is_coroutine = is_coroutine_callable(call)
+    is_generator = is_gen_callable(call) or is_async_gen_callable(call)
     is_form = body_field is not None and isinstance(body_field.field_info, params.Form)
     actual_class = (
         response_class.value if isinstance(response_class, DefaultPlaceholder) else response_class
@@ -264,6 +274,10 @@ def get_request_handler(
             response_field.json_serializer() if use_dump_json else response_field.serialize,
             **dump_options,
         )
+    stream_kind = None
+    if is_generator:
+        sse_class = lenient_issubclass(actual_class, EventSourceResponse)
+        stream_kind = "sse" if sse_class else "jsonl" if is_json_stream else "raw"
     default_plan = plan or Plan(dependant, embed_body_fields=embed_body_fields)
     override_plans: dict[Any, Plan] = {}
     context: EndpointContext | None = None
@@ -308,6 +322,16 @@ def get_request_handler(
         if errors:
             raise RequestValidationError(
                 errors, body=None if body is Undefined else body, endpoint_ctx=ctx(request)
+            )
+        if stream_kind is not None:
+            return stream_response(
+                call(**values),
+                kind=stream_kind,
+                response_class=actual_class,
+                encode=item_serializer(stream_item_field, dump_options, lambda: ctx(request)),
+                status_code=status_code,
+                sub=sub,
+                background=background,
             )
         if is_coroutine:
             raw = await call(**values)

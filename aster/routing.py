@@ -42,6 +42,7 @@ from .middleware import Middleware
 from .requests import Request
 from .responses import PlainTextResponse, RedirectResponse, Response
 from .route_index import RouteIndex, RouteList
+from .sse import _PING_INTERVAL  # noqa: F401 (FastAPI's tests monkeypatch it here)
 from .types import ASGIApp, Lifespan, Receive, Scope, Send
 
 

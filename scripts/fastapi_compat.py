@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
             requirements += [f"fastapi=={VERSION}", "httpx2"]  # starlette 1.10 wants httpx2
         ensure_requirements(python, requirements)
 
-    results = WORK / "results"
+    results = args.output / "results"  # per output dir, so concurrent runs do not clash
     shutil.rmtree(results, ignore_errors=True)
     results.mkdir(parents=True)
     code = run_pytest(args, python, sdist, topics, results / "results.jsonl")
