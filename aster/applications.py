@@ -296,7 +296,8 @@ class FastAPI(Starlette):
         if root_path:
             warnings.warn(
                 "The `root_path` parameter is deprecated. Configure the server's root path "
-                "instead, for example with `aster run --root-path /api/v1`.",
+                "instead, for example with `aster run --root-path /api/v1` (the same flag "
+                "as `fastapi run --root-path` and `uvicorn --root-path`).",
                 category=FastAPIDeprecationWarning,
                 stacklevel=2,
             )

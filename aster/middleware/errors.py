@@ -2,6 +2,12 @@
 
 After answering it re-raises the exception, as Starlette does, so the server
 logs it and the test client can raise it in the test.
+
+Being outermost, its 500 would skip what user middleware adds to responses;
+the CORS headers matter most (without them a browser reports a CORS failure
+instead of the 500).  So a middleware the exception passed through may leave a
+hook in ``scope[ERROR_RESPONSE_HOOKS_KEY]``, and the 500's start message is
+passed through those hooks, innermost first, as the response would have been.
 """
 
 from __future__ import annotations
@@ -9,14 +15,18 @@ from __future__ import annotations
 import html
 import inspect
 import traceback
+from collections.abc import Callable
 
 from ..concurrency import is_async_callable, run_in_threadpool
 from ..requests import Request
 from ..responses import HTMLResponse, PlainTextResponse, Response
-from ..types import ASGIApp, ExceptionHandler, Receive, Scope, Send
+from ..types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
 from .exceptions import SendTracker
 
-__all__ = ["ServerErrorMiddleware"]
+__all__ = ["ERROR_RESPONSE_HOOKS_KEY", "ServerErrorMiddleware"]
+
+#: A list of ``hook(start_message) -> start_message`` applied to the 500's headers.
+ERROR_RESPONSE_HOOKS_KEY = "aster.error_response_hooks"
 
 _PAGE = """<!DOCTYPE html>
 <html>
@@ -57,6 +67,18 @@ in <b>{function}</b></div>
 <div class="code">{lines}</div>
 </div>
 """
+
+
+def _hooked_send(send: Send, hooks: list[Callable[[Message], Message]]) -> Send:
+    """``send`` with the start message passed through ``hooks`` first."""
+
+    async def hooked(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            for hook in hooks:
+                message = hook(message)
+        await send(message)
+
+    return hooked
 
 
 class ServerErrorMiddleware:
@@ -103,6 +125,9 @@ class ServerErrorMiddleware:
         else:
             response = await run_in_threadpool(self.handler, request, exc)
         if not tracker.started:
+            hooks = scope.get(ERROR_RESPONSE_HOOKS_KEY)
+            if hooks:
+                send = _hooked_send(send, hooks)
             await response(scope, receive, send)
 
     def generate_frame_html(self, frame: inspect.FrameInfo, is_collapsed: bool) -> str:
