@@ -111,18 +111,24 @@ class _EventStream:
         self._encode = encode
         self._queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue(maxsize=1)
         self._producer: asyncio.Task[None] | None = None
+        # The pending ``queue.get()``: kept across keep-alive timeouts so no item is lost.
+        self._getter: asyncio.Task[tuple[int, Any]] | None = None
 
     def __aiter__(self) -> _EventStream:
         return self
 
     async def __anext__(self) -> bytes:
+        loop = asyncio.get_running_loop()
         if self._producer is None:
-            self._producer = asyncio.get_running_loop().create_task(self._produce())
-        try:
-            async with asyncio.timeout(routing._PING_INTERVAL):
-                kind, value = await self._queue.get()
-        except TimeoutError:
+            self._producer = loop.create_task(self._produce())
+        getter = self._getter
+        if getter is None:
+            getter = self._getter = loop.create_task(self._queue.get())
+        done, _ = await asyncio.wait((getter,), timeout=routing._PING_INTERVAL)
+        if not done:
             return sse.KEEPALIVE_COMMENT
+        self._getter = None
+        kind, value = getter.result()
         if kind == self._ITEM:
             await asyncio.sleep(0)  # a turn for the loop, even when events never wait
             return value  # type: ignore[no-any-return]
@@ -140,6 +146,9 @@ class _EventStream:
             await self._queue.put((self._END, None))
 
     async def aclose(self) -> None:
+        if self._getter is not None:
+            self._getter.cancel()
+            self._getter = None
         producer = self._producer
         if producer is not None and not producer.done():
             producer.cancel()

@@ -47,8 +47,10 @@ class APIKeyBase(SecurityBase):
         return api_key
 
 
-class APIKeyQuery(APIKeyBase):
-    """An API key in the query parameter ``name``; the dependency result is the key."""
+class _APIKeyAt(APIKeyBase):
+    """An API key scheme whose location is fixed by the subclass."""
+
+    location: APIKeyIn
 
     def __init__(
         self,
@@ -59,58 +61,36 @@ class APIKeyQuery(APIKeyBase):
         auto_error: bool = True,
     ) -> None:
         super().__init__(
-            location=APIKeyIn.query,
+            location=self.location,
             name=name,
             scheme_name=scheme_name,
             description=description,
             auto_error=auto_error,
         )
+
+
+class APIKeyQuery(_APIKeyAt):
+    """An API key in the query parameter ``name``; the dependency result is the key."""
+
+    location = APIKeyIn.query
 
     async def __call__(self, request: HTTPConnection) -> str | None:
         return self.check_api_key(request.query_params.get(self.model.name))
 
 
-class APIKeyHeader(APIKeyBase):
+class APIKeyHeader(_APIKeyAt):
     """An API key in the header ``name``; the dependency result is the key."""
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        scheme_name: str | None = None,
-        description: str | None = None,
-        auto_error: bool = True,
-    ) -> None:
-        super().__init__(
-            location=APIKeyIn.header,
-            name=name,
-            scheme_name=scheme_name,
-            description=description,
-            auto_error=auto_error,
-        )
+    location = APIKeyIn.header
 
     async def __call__(self, request: HTTPConnection) -> str | None:
         return self.check_api_key(request.headers.get(self.model.name))
 
 
-class APIKeyCookie(APIKeyBase):
+class APIKeyCookie(_APIKeyAt):
     """An API key in the cookie ``name``; the dependency result is the key."""
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        scheme_name: str | None = None,
-        description: str | None = None,
-        auto_error: bool = True,
-    ) -> None:
-        super().__init__(
-            location=APIKeyIn.cookie,
-            name=name,
-            scheme_name=scheme_name,
-            description=description,
-            auto_error=auto_error,
-        )
+    location = APIKeyIn.cookie
 
     async def __call__(self, request: HTTPConnection) -> str | None:
         return self.check_api_key(request.cookies.get(self.model.name))
