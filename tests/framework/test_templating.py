@@ -430,5 +430,6 @@ def test_missing_jinja2_is_a_clear_error() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
-        "ImportError: jinja2 must be installed to use Jinja2Templates: pip install 'aster[templates]'"
+        "ImportError: jinja2 must be installed to use Jinja2Templates: "
+        "pip install 'aster[templates]'"
     )
