@@ -7,7 +7,8 @@ The ``http`` middleware reports the ContextVar the endpoint set in ``x-ctx``
 and, for ``POST /echo``, what it read of the body in ``x-middleware-saw``.
 
 - ``/large`` 4000 bytes of text, ``/small`` a short text, ``/sse`` an event
-  stream (never gzipped), ``/boom`` raises (a 500 that keeps its CORS headers).
+  stream of three 400-byte events 0.3 s apart (never gzipped, never buffered),
+  ``/boom`` raises (a 500 that keeps its CORS headers).
 - ``/slow-stream`` three chunks 0.4 s apart (first chunk immediately).
 - ``/ctx``: the endpoint sets the ContextVar.
 - ``/echo``: answers the JSON body it received.
@@ -76,6 +77,8 @@ async def small() -> PlainTextResponse:
 async def sse() -> StreamingResponse:
     async def events() -> AsyncIterator[str]:
         for n in range(3):
+            if n:
+                await asyncio.sleep(0.3)
             yield f"data: {n} {'.' * 400}\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")
