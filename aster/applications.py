@@ -265,6 +265,7 @@ class FastAPI(Starlette):
         max_body_size: int | None = None,
         form_limits: dict[str, Any] | None = None,
         telemetry: Any = None,
+        docs_cdn: bool = False,
         **extra: Any,
     ) -> None:
         self.debug = debug
@@ -283,6 +284,8 @@ class FastAPI(Starlette):
         self.swagger_ui_oauth2_redirect_url = swagger_ui_oauth2_redirect_url
         self.swagger_ui_init_oauth = swagger_ui_init_oauth
         self.swagger_ui_parameters = swagger_ui_parameters
+        #: aster only: load Swagger UI and ReDoc from FastAPI's CDN, not the app's own copies.
+        self.docs_cdn = docs_cdn
         self.servers = servers or []
         self.separate_input_output_schemas = separate_input_output_schemas
         self.openapi_external_docs = openapi_external_docs

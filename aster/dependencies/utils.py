@@ -45,6 +45,7 @@ from ..fields import (
 )
 from ..requests import HTTPConnection, Request
 from ..responses import Response
+from .form_schema import form_body_model_fields
 from .models import (
     Dependant,
     get_cache_key,
@@ -571,9 +572,21 @@ def get_body_field(
     if not body_params:
         return None
     first = body_params[0]
-    if not embed_body_fields:
+    nullable_form_model = any(
+        get_form_models(f) and type(None) in get_args(f.field_info.annotation) for f in body_params
+    )
+    if not embed_body_fields and not nullable_form_model:
         return first
-    body_model = create_body_model(fields=body_params, model_name="Body_" + name)
+    fields, config = body_params, None
+    if any(get_form_models(field) for field in body_params):
+        fields, config = form_body_model_fields(body_params)
+    body_model = create_body_model(fields=fields, model_name="Body_" + name, config=config)
+    if not embed_body_fields:
+        info = copy(first.field_info)
+        info.annotation = body_model
+        info.metadata = []  # the form field itself carries the validation metadata
+        info.discriminator = None
+        return ModelField(name=first.name, field_info=info)
     required = any(field.field_info.is_required() for field in body_params)
     kwargs: dict[str, Any] = {"annotation": body_model, "alias": "body"}
     if not required:

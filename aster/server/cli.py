@@ -188,6 +188,19 @@ def build_parser() -> argparse.ArgumentParser:
     tls.add_argument("--ssl-ca-certs")
     tls.add_argument("--ssl-cert-reqs", type=int, choices=(0, 1, 2), default=int(ssl.CERT_NONE))
     tls.add_argument("--ssl-ciphers", default="TLSv1")
+
+    openapi = commands.add_parser(
+        "openapi",
+        help="print an app's OpenAPI schema",
+        description="Print the OpenAPI schema of a FastAPI-style app, as JSON, to stdout.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    openapi.add_argument("app", help="the app, as module:attribute (e.g. main:app)")
+    openapi.set_defaults(subparser=openapi)
+    openapi.add_argument(
+        "--factory", action="store_true", help="call the app as a factory taking no arguments"
+    )
+    openapi.add_argument("--app-dir", default=".", help="add this directory to sys.path first")
     return parser
 
 

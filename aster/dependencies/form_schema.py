@@ -1,0 +1,147 @@
+"""The documented schema of a form body made of form models and plain form fields.
+
+A form is one flat set of keys, so ``profile: Annotated[Profile, Form()]`` next to
+``token: Annotated[str, Form()]`` is *not* an object with a ``profile`` property:
+the model's fields sit beside ``token``.  The combined ``Body_…`` model therefore
+describes each model as an ``allOf`` member (by reference) and only the plain
+fields as its own properties, as FastAPI documents it.  A model's fields appear
+under the key the request really uses (their validation alias).  This only
+shapes the OpenAPI schema; requests are read by :mod:`.body`.
+"""
+
+from __future__ import annotations
+
+from copy import copy, deepcopy
+from functools import partial
+from typing import Annotated, Any, get_args
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, GetJsonSchemaHandler, GetPydanticSchema
+from pydantic_core import CoreSchema
+
+from ..fields import ModelField, get_cached_model_fields
+
+__all__ = ["form_body_model_fields"]
+
+
+def _model_schema(
+    model: type[BaseModel], core_schema: CoreSchema, handler: GetJsonSchemaHandler
+) -> dict[str, Any]:
+    """``model``'s schema with its properties renamed to the keys a form must use."""
+    from .utils import get_param_aliases, get_validation_alias
+
+    schema = handler(core_schema)
+    model_schema = handler.resolve_ref_schema(schema)
+    properties = model_schema.get("properties", {})
+    required = model_schema.get("required", [])
+    aliases: dict[str, list[str]] = {}
+    for model_field in get_cached_model_fields(model):
+        validation_alias = model_field.field_info.validation_alias
+        schema_name = (
+            validation_alias.choices[0]
+            if isinstance(validation_alias, AliasChoices)
+            else get_validation_alias(model_field)
+        )
+        names = [alias for alias, _ in get_param_aliases(model_field)]
+        if (
+            isinstance(schema_name, str)
+            and schema_name in properties
+            and (names[0] != schema_name or (len(names) > 1 and schema_name in required))
+        ):
+            aliases[schema_name] = names
+    if not aliases:
+        return schema  # type: ignore[no-any-return]
+    # A copy: the shared component schema of the model stays as it is.
+    model_schema = deepcopy(model_schema)
+    model_schema["properties"] = {
+        aliases.get(name, [name])[0]: value for name, value in model_schema["properties"].items()
+    }
+    model_schema["required"] = []
+    for name in required:
+        names = aliases.get(name, [name])
+        if len(names) == 1:
+            model_schema["required"].append(names[0])
+        else:
+            model_schema.setdefault("allOf", []).append(
+                {"anyOf": [{"required": [choice]} for choice in names]}
+            )
+    return model_schema  # type: ignore[no-any-return]
+
+
+def _absent(models: list[type[BaseModel]]) -> dict[str, Any]:
+    """The schema of a form where none of ``models``' keys is present."""
+    from .utils import get_param_aliases
+
+    if any(model.model_config.get("extra") in ("allow", "forbid") for model in models):
+        return {"maxProperties": 0}
+    names = sorted(
+        {
+            alias
+            for model in models
+            for model_field in get_cached_model_fields(model)
+            for alias, _ in get_param_aliases(model_field)
+        }
+    )
+    return {"not": {"anyOf": [{"required": [name]} for name in names]}} if names else {}
+
+
+def _flatten(body_params: list[ModelField], schema: dict[str, Any]) -> None:
+    """``json_schema_extra`` of the body model: ``field_N`` properties become the form's keys."""
+    from .utils import get_form_models, get_param_aliases
+
+    parameter_schemas = schema.pop("properties")
+    schema.pop("required", None)
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    conditions: list[dict[str, Any]] = []
+    for index, param in enumerate(body_params):
+        field_schema = parameter_schemas[f"field_{index}"]
+        models = get_form_models(param)
+        if not models:
+            alias = get_param_aliases(param)[0][0]
+            if alias in properties:
+                conditions.append({"properties": {alias: field_schema}})
+            else:
+                properties[alias] = field_schema
+            if param.field_info.is_required() and alias not in required:
+                required.append(alias)
+            continue
+        field_schema.pop("default", None)
+        if type(None) in get_args(param.field_info.annotation):
+            # An optional form model is left out by omitting its keys, not by a null.
+            field_schema["anyOf"] = [
+                choice for choice in field_schema["anyOf"] if choice.get("type") != "null"
+            ]
+            absent = _absent(models)
+            if param.field_info.is_required():
+                conditions.append({"not": absent})
+            else:
+                field_schema = {"anyOf": [absent, field_schema]}
+        conditions.append(field_schema)
+    if properties:
+        schema["properties"] = properties
+    if required:
+        schema["required"] = required
+    schema["allOf"] = conditions
+
+
+def form_body_model_fields(
+    body_params: list[ModelField],
+) -> tuple[list[ModelField], ConfigDict]:
+    """The fields and config of the ``Body_…`` model of a form that has form models."""
+    from .utils import get_form_models
+
+    fields = []
+    for index, param in enumerate(body_params):
+        info = copy(param.field_info)
+        models = get_form_models(param)
+        if len(models) == 1:
+            model = models[0]
+            annotated: Any = Annotated[
+                model, GetPydanticSchema(get_pydantic_json_schema=partial(_model_schema, model))
+            ]
+            info.annotation = annotated if info.annotation is model else annotated | None
+        info.alias = info.validation_alias = info.serialization_alias = f"field_{index}"
+        info.title = info.title or param.name.replace("_", " ").title()
+        fields.append(ModelField(name=f"field_{index}", field_info=info))
+    config = ConfigDict(json_schema_extra=partial(_flatten, body_params))  # type: ignore[typeddict-item]
+    return fields, config
