@@ -295,8 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", help="interpreter to run pytest with (default: this one)")
     parser.add_argument("--sdist", type=Path, help="a local fastapi sdist (.tar.gz or dir)")
     parser.add_argument("--no-install", action="store_true", help="do not pip install anything")
-    parser.add_argument("--enforce", action="store_true", help="fail below --min-behaviour")
+    parser.add_argument(
+        "--enforce", action="store_true", help="fail below --min-behaviour or --min-openapi"
+    )
     parser.add_argument("--min-behaviour", type=float, default=0.95)
+    parser.add_argument("--min-openapi", type=float, default=0.95)
     parser.add_argument("--output", type=Path, default=WORK, help="where report.md/json go")
     parser.add_argument("-v", "--verbose", action="store_true", help="show pytest's output")
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
@@ -329,9 +332,15 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown)
     log(f"wrote {args.output / 'report.md'} and report.json")
 
+    if not args.enforce or args.collect_only:
+        return 0
     rate = report["totals"]["behaviour"]["rate"]
-    if args.enforce and not args.collect_only and (rate is None or rate < args.min_behaviour):
+    if rate is None or rate < args.min_behaviour:
         log(f"behaviour pass rate {rate} is below {args.min_behaviour}")
+        return 1
+    openapi_rate = report["totals"]["openapi"]["rate"]
+    if openapi_rate is not None and openapi_rate < args.min_openapi:
+        log(f"openapi pass rate {openapi_rate} is below {args.min_openapi}")
         return 1
     return 0
 
