@@ -23,6 +23,7 @@ Endpoints:
 Try it:
 
     make run            # or: aster run app:app --app-dir examples
+    # then open localhost:8000/docs (Swagger UI: Authorize as demo / demo) or /redoc
     curl -N localhost:8000/notes/feed &                       # watch the live feed
     TOKEN=$(curl -s -d username=demo -d password=demo localhost:8000/token \\
             | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
@@ -86,6 +87,12 @@ class User(BaseModel):
     username: str
 
 
+class Message(BaseModel):
+    """An error: what went wrong, in a sentence."""
+
+    detail: str = Field(examples=["Note not found"])
+
+
 class AuditEvent(BaseModel):
     id: int
     action: Literal["created", "deleted"]
@@ -136,10 +143,30 @@ async def lifespan(app: App) -> AsyncIterator[dict[str, Any]]:
         feed.close()
 
 
+DESCRIPTION = """\
+A small notes API, the demo of aster: anyone may read the notes, writing needs a bearer
+token from `POST /token`.
+
+**Try it here:** press *Authorize*, log in as `demo` / `demo` (or `alice` / `wonderland`),
+then *Try it out* on any operation.  The live streams (`/notes/feed`, `/clock`) never end:
+follow them with `curl -N` rather than from this page.
+"""
+
+TAGS = [
+    {"name": "auth", "description": "The OAuth2 password flow: trade a password for a token."},
+    {"name": "notes", "description": "Read notes (public), write and delete them (with a token)."},
+    {"name": "live", "description": "Responses that stream: the event feed, an export, a clock."},
+    {"name": "audit", "description": "What happened, as the background tasks recorded it."},
+    {"name": "meta", "description": "The service itself."},
+]
+
 app = App(
     title="aster notes",
     version="2.0",
     summary="Notes in SQLite, OAuth2 password flow, an audit log and a live feed.",
+    description=DESCRIPTION,
+    openapi_tags=TAGS,
+    license_info={"name": "MIT", "identifier": "MIT"},
     lifespan=lifespan,
 )
 # The last added is the outermost: CORS answers preflights before anything else runs.
@@ -179,6 +206,18 @@ async def current_user(token: Annotated[str, Depends(oauth2_scheme)], store: Sto
 
 UserDep = Annotated[User, Depends(current_user)]
 
+#: The largest id SQLite's INTEGER holds: a larger one is a 422, not a crash in the driver.
+MAX_ID = 2**63 - 1
+NoteId = Annotated[int, Path(ge=1, le=MAX_ID, description="the note's id")]
+
+# Documented error responses (``responses=``), beside the 422 every validated operation has.
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"model": Message, "description": "No bearer token, or an unknown or expired one"}
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Message, "description": "No note has this id"}
+}
+
 
 async def audit_and_publish(
     db: Database, feed: Feed, action: str, note: dict[str, Any], username: str
@@ -199,7 +238,7 @@ async def index() -> str:
     return INDEX
 
 
-@app.get("/health")
+@app.get("/health", tags=["meta"], summary="Health, uptime and feed subscribers")
 async def health(request: Request) -> dict[str, Any]:
     return {
         "status": "ok",
@@ -208,29 +247,48 @@ async def health(request: Request) -> dict[str, Any]:
     }
 
 
-@app.post("/token", response_model=Token)
+@app.post(
+    "/token",
+    response_model=Token,
+    tags=["auth"],
+    summary="Log in: a bearer token for a username and password",
+    responses={400: {"model": Message, "description": "Incorrect username or password"}},
+)
 async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], store: StoreDep) -> Token:
     if not store.check_password(form.username, form.password):
         raise HTTPException(status_code=400, detail="Incorrect username or password")
     return Token(access_token=store.issue_token(form.username), token_type="bearer")
 
 
-@app.get("/users/me", response_model=User)
+@app.get(
+    "/users/me",
+    response_model=User,
+    tags=["auth"],
+    summary="Who the token belongs to",
+    responses=UNAUTHORIZED,
+)
 async def me(user: UserDep) -> User:
     return user
 
 
-@app.get("/notes", response_model=list[Note])
+@app.get("/notes", response_model=list[Note], tags=["notes"], summary="List and search notes")
 async def list_notes(
     store: StoreDep,
     q: Annotated[str | None, Query(max_length=100, description="text to search for")] = None,
-    tag: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    tag: Annotated[str | None, Query(description="only notes with this tag")] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="at most this many notes")] = 20,
 ) -> list[dict[str, Any]]:
     return list(store.list_notes(q, tag, limit))
 
 
-@app.post("/notes", response_model=Note, status_code=201)
+@app.post(
+    "/notes",
+    response_model=Note,
+    status_code=201,
+    tags=["notes"],
+    summary="Create a note",
+    responses=UNAUTHORIZED,
+)
 async def create_note(
     request: Request, note: NoteIn, user: UserDep, store: StoreDep, tasks: BackgroundTasks
 ) -> dict[str, Any]:
@@ -241,7 +299,12 @@ async def create_note(
 
 
 # Declared before /notes/{note_id}, which would otherwise take "feed" for an id.
-@app.get("/notes/feed", response_class=EventSourceResponse)
+@app.get(
+    "/notes/feed",
+    response_class=EventSourceResponse,
+    tags=["live"],
+    summary="Live feed of note events (Server-Sent Events)",
+)
 async def note_feed(request: Request) -> AsyncIterator[ServerSentEvent]:
     """Note creations and deletions as they happen; a ``ready`` event first."""
     feed: Feed = request.state.feed
@@ -251,18 +314,34 @@ async def note_feed(request: Request) -> AsyncIterator[ServerSentEvent]:
             yield event
 
 
-@app.get("/notes/{note_id}", response_model=Note)
-async def read_note(store: StoreDep, note_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+@app.get(
+    "/notes/{note_id}",
+    response_model=Note,
+    tags=["notes"],
+    summary="Read a note",
+    responses=NOT_FOUND,
+)
+async def read_note(store: StoreDep, note_id: NoteId) -> dict[str, Any]:
     note = store.get_note(note_id)
     if note is None:
         raise HTTPException(status_code=404, detail="Note not found")
     return note
 
 
-@app.delete("/notes/{note_id}", status_code=204)
+@app.delete(
+    "/notes/{note_id}",
+    status_code=204,
+    tags=["notes"],
+    summary="Delete one of your notes",
+    responses={
+        **UNAUTHORIZED,
+        403: {"model": Message, "description": "The note is someone else's"},
+        **NOT_FOUND,
+    },
+)
 async def delete_note(
     request: Request,
-    note_id: Annotated[int, Path(ge=1)],
+    note_id: NoteId,
     user: UserDep,
     store: StoreDep,
     tasks: BackgroundTasks,
@@ -277,20 +356,45 @@ async def delete_note(
     tasks.add_task(audit_and_publish, state.db, state.feed, "deleted", note, user.username)
 
 
-@app.get("/audit", response_model=list[AuditEvent])
+@app.get(
+    "/audit",
+    response_model=list[AuditEvent],
+    tags=["audit"],
+    summary="Read the audit log",
+    responses=UNAUTHORIZED,
+)
 async def audit(
     user: UserDep,
     store: StoreDep,
-    after: Annotated[int, Query(ge=0, description="only events after this id")] = 0,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="only events after this id")] = 0,
+    limit: Annotated[int, Query(ge=1, le=100, description="at most this many events")] = 50,
 ) -> list[dict[str, Any]]:
     return store.events(after, limit)
 
 
-@app.get("/export.ndjson")
+# Both return their StreamingResponse: response_class and responses= only document them.
+NDJSON_NOTES = {"application/x-ndjson": {"itemSchema": {"$ref": "#/components/schemas/Note"}}}
+NDJSON_TIME = {
+    "application/x-ndjson": {
+        "itemSchema": {
+            "type": "object",
+            "properties": {"time": {"type": "string", "examples": ["12:34:56"]}},
+            "required": ["time"],
+        }
+    }
+}
+
+
+@app.get(
+    "/export.ndjson",
+    response_class=StreamingResponse,
+    tags=["live"],
+    summary="Export every note, one JSON line each",
+    responses={200: {"description": "The notes as JSON lines", "content": NDJSON_NOTES}},
+)
 async def export(store: Annotated[Store, Depends(get_store)]) -> StreamingResponse:
     """Every note on its own JSON line, sent as it is read (a chunked response).
-
+    \f
     The dependency has the default ("request") scope: its connection stays open
     until the body has been sent.
     """
@@ -303,7 +407,13 @@ async def export(store: Annotated[Store, Depends(get_store)]) -> StreamingRespon
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
-@app.get("/clock")
+@app.get(
+    "/clock",
+    response_class=StreamingResponse,
+    tags=["live"],
+    summary="The time, once a second, forever",
+    responses={200: {"description": "A JSON line a second", "content": NDJSON_TIME}},
+)
 async def clock() -> StreamingResponse:
     """The time, once a second, until the client goes away."""
 
