@@ -58,6 +58,24 @@ def _fd(text: str) -> int:
     return value
 
 
+def _boolean(text: str) -> bool:
+    """``true``/``false`` (and yes/no, 1/0), as click's bool options that uvicorn uses accept."""
+    lowered = text.lower()
+    if lowered in ("1", "true", "t", "yes", "y", "on"):
+        return True
+    if lowered in ("0", "false", "f", "no", "n", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
+
+
+def _optional_seconds(text: str) -> float | None:
+    """A non-negative number of seconds; 0 (or ``none``) disables."""
+    if text.lower() == "none":
+        return None
+    value = _non_negative_float(text)
+    return value or None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aster", description="The aster ASGI server.")
     parser.add_argument("--version", action="version", version=f"aster {__version__}")
@@ -172,6 +190,53 @@ def build_parser() -> argparse.ArgumentParser:
     )
     limits.add_argument(
         "--limit-request-body", type=_positive_int, help="largest request body (413 above)"
+    )
+
+    ws = run.add_argument_group("WebSockets")
+    ws.add_argument(
+        "--ws",
+        choices=("auto", "none", "websockets", "websockets-sansio"),
+        default="auto",
+        help="WebSocket implementation; none serves upgrade requests as plain HTTP",
+    )
+    ws.add_argument(
+        "--ws-max-size",
+        type=_positive_int,
+        default=16777216,
+        help="largest incoming message, in bytes (closed with 1009 above)",
+    )
+    ws.add_argument(
+        "--ws-max-queue",
+        type=_positive_int,
+        default=32,
+        help="received messages waiting for the app before reading stops",
+    )
+    ws.add_argument(
+        "--ws-ping-interval",
+        type=_optional_seconds,
+        default=20.0,
+        help="seconds between keepalive pings (0: none)",
+    )
+    ws.add_argument(
+        "--ws-ping-timeout",
+        type=_optional_seconds,
+        default=20.0,
+        help="seconds to wait for a pong before closing (0: wait forever)",
+    )
+    ws.add_argument(
+        "--ws-per-message-deflate",
+        type=_boolean,
+        nargs="?",
+        const=True,
+        default=True,
+        metavar="BOOL",
+        help="offer permessage-deflate compression",
+    )
+    ws.add_argument(
+        "--no-ws-per-message-deflate",
+        dest="ws_per_message_deflate",
+        action="store_false",
+        help="do not offer permessage-deflate",
     )
 
     logs = run.add_argument_group("logging")

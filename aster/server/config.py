@@ -8,6 +8,7 @@ one-line message at start-up instead of a traceback under load.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import ipaddress
 import json
@@ -41,6 +42,8 @@ LOG_LEVELS = {
 LIFESPAN_MODES = ("auto", "on", "off")
 LOOP_KINDS = ("auto", "uvloop", "asyncio")
 INTERFACES = ("auto", "asgi3", "asgi2")
+#: ``--ws`` values: "websockets-sansio" is uvicorn's name for the implementation we have.
+WS_KINDS = ("auto", "none", "websockets", "websockets-sansio")
 
 LOGGING_CONFIG: dict[str, Any] = {
     "version": 1,
@@ -128,12 +131,21 @@ class Config:
     ssl_ca_certs: str | None = None
     ssl_cert_reqs: int = int(ssl.CERT_NONE)
     ssl_ciphers: str = "TLSv1"
+    # WebSockets.
+    ws: str = "auto"
+    ws_max_size: int = 16 * 1024 * 1024
+    ws_max_queue: int = 32
+    ws_ping_interval: float | None = 20.0
+    ws_ping_timeout: float | None = 20.0
+    ws_per_message_deflate: bool = True
 
     # Filled in by load().
     loaded_app: ASGIApp | None = field(default=None, init=False, repr=False)
     ssl_context: ssl.SSLContext | None = field(default=None, init=False, repr=False)
     trusted_proxies: TrustedProxies | None = field(default=None, init=False, repr=False)
     default_headers: list[tuple[bytes, bytes]] = field(default_factory=list, init=False)
+    #: The WebSocket implementation ``--ws`` resolved to, or None: upgrades are served as HTTP.
+    ws_impl: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._validate()
@@ -155,6 +167,16 @@ class Config:
         choice("loop", LOOP_KINDS)
         choice("lifespan", LIFESPAN_MODES)
         choice("interface", INTERFACES)
+        choice("ws", WS_KINDS)
+        self.ws_impl = self._resolve_ws()
+        for name in ("ws_max_size", "ws_max_queue"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+        for name in ("ws_ping_interval", "ws_ping_timeout"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must not be negative")
         if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
             raise ConfigError(f"--port must be an integer from 0 to 65535; got {self.port!r}")
         for name in ("timeout_keep_alive", "timeout_request_head", "timeout_request_body"):
@@ -196,6 +218,16 @@ class Config:
         if self.forwarded_allow_ips is None:
             self.forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
         self.trusted_proxies = TrustedProxies(self.forwarded_allow_ips)
+
+    def _resolve_ws(self) -> str | None:
+        """``auto`` means ``websockets`` if installed; naming it explicitly requires it."""
+        if self.ws == "none":
+            return None
+        if importlib.util.find_spec("websockets") is None:
+            if self.ws == "auto":
+                return None
+            raise ConfigError(f"--ws {self.ws} was asked for, but websockets is not installed")
+        return "websockets"
 
     # -- derived settings -----------------------------------------------------
 
@@ -243,6 +275,9 @@ class Config:
         """Import the app and build the TLS context.  Raises ConfigError with a clean message."""
         if self.is_ssl:
             self.ssl_context = self._make_ssl_context()
+        if self.ws_impl is not None:
+            # Imported now rather than in the middle of the first handshake.
+            importlib.import_module("aster.server.protocols.websocket")
         app = load_app(self.app, factory=self.factory, app_dir=self.app_dir)
         self.loaded_app = adapt_interface(app, self.interface)
 

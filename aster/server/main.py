@@ -3,7 +3,8 @@
 Shutdown order on SIGINT/SIGTERM:
 
 1. stop accepting new connections;
-2. tell every connection to finish what it has received and close (idle ones close now);
+2. tell every connection to finish what it has received and close (idle ones close now,
+   open WebSockets get a 1012 close frame and a ``websocket.disconnect``);
 3. wait for in-flight requests and app tasks, up to ``timeout_graceful_shutdown``,
    then cancel what is left;
 4. run the lifespan shutdown.
@@ -223,6 +224,8 @@ class Server:
             self.config.timeout_keep_alive,
             self.config.timeout_request_head,
             self.config.timeout_request_body,
+            # WebSocket pings and dead-peer checks run on this tick too.
+            *(t for t in (self.config.ws_ping_interval, self.config.ws_ping_timeout) if t),
         )
         interval = min(1.0, min(timeouts) / 2)
         loop = asyncio.get_running_loop()

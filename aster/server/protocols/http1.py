@@ -104,6 +104,7 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
         self._tasks = state.tasks
         self._create_task = self.loop.create_task
         self.done = state.done_future
+        self._ws_enabled = config.ws_impl is not None
 
     # -- asyncio.Protocol -------------------------------------------------------
 
@@ -144,6 +145,9 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
+            if self._ws_enabled and self._websocket_upgrade():
+                self._switch_to_websocket(data, exc)
+                return
             self._after_upgrade(data, exc)
         except httptools.HttpParserCallbackError as exc:
             rejected = exc.__context__
@@ -208,6 +212,37 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
                 self._deadline = self.loop.time() + self._timeout_head
             elif self._deadline_reason == BODY:
                 self._deadline = self.loop.time() + self._timeout_body
+
+    # -- the WebSocket hand-off ------------------------------------------------------
+
+    def _websocket_upgrade(self) -> bool:
+        """Is the request llhttp stopped at a WebSocket handshake we can take over now?
+
+        Only when nothing is ahead of it: a handshake pipelined behind other
+        requests is served as plain HTTP (browsers never do that).
+        """
+        if self._active is not None or len(self._pending) != 1:
+            return False
+        cycle = self._pending[0]
+        if type(cycle) is not HTTPCycle:
+            return False
+        from .websocket import is_websocket_upgrade
+
+        return is_websocket_upgrade(cycle.scope["headers"])
+
+    def _switch_to_websocket(self, data: bytes, exc: httptools.HttpParserUpgrade) -> None:
+        """Hand the transport, the request and the bytes after its head to the WebSocket side."""
+        from .websocket import upgrade
+
+        rest = data[exc.args[0] :] if exc.args and isinstance(exc.args[0], int) else b""
+        cycle = self._pending.pop()
+        self._receiving = None
+        # This protocol is done: nothing it still gets called for may touch the transport.
+        self._parse_stopped = self._closing = True
+        self._deadline = INFINITY
+        self.state.connections.discard(self)
+        self.state.total_requests += 1
+        upgrade(self.config, self.state, self.transport, cycle.scope, rest, self._read_paused)
 
     # -- running requests ----------------------------------------------------------
 
