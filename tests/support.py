@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +21,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 _RUNNING = re.compile(r"running on (https?)://(\[[^\]]+\]|[^:]+):(\d+)")
@@ -224,3 +227,36 @@ def request(port: int, data: bytes, method: str = "GET") -> Response:
     with RawConnection(port) as conn:
         conn.send(data)
         return conn.read_response(method)
+
+
+CURL = shutil.which("curl")
+needs_curl = pytest.mark.skipif(CURL is None, reason="curl is not installed")
+
+
+def curl(*args: str) -> tuple[int, dict[str, str], bytes]:
+    """Run curl; return (status, headers of the last response, body)."""
+    assert CURL is not None
+    dump = [] if "-I" in args else ["-D", "-"]  # -I prints the headers itself
+    done = subprocess.run(
+        [CURL, "-sS", *dump, "--max-time", "10", *args],
+        capture_output=True,
+        check=True,
+    )
+    rest = done.stdout
+    while True:  # skip interim responses, and redirects that -L followed
+        head, _, rest = rest.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        if not lines[0].split()[1].startswith("1") and not rest.startswith(b"HTTP/"):
+            break
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, rest
+
+
+def app_headers(headers: dict[str, str]) -> dict[str, str]:
+    """The headers the app made (not the server's date and name)."""
+    assert headers.pop("server") == "aster"
+    assert headers.pop("date").endswith(" GMT")
+    return headers

@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -23,10 +22,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.support import Running, serve
+from tests.support import CURL, Running, app_headers, curl, needs_curl, serve
 
-CURL = shutil.which("curl")
-needs_curl = pytest.mark.skipif(CURL is None, reason="curl is not installed")
 pytestmark = needs_curl
 
 ORIGIN = "https://app.example"
@@ -64,24 +61,6 @@ def parse_head(raw: bytes) -> tuple[int, dict[str, str], bytes]:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return int(lines[0].split()[1]), headers, rest
-
-
-def curl(*args: str) -> tuple[int, dict[str, str], bytes]:
-    """Run curl; return (status, headers of the last response, body)."""
-    assert CURL is not None
-    done = subprocess.run(
-        [CURL, "-sS", "-D", "-", "--max-time", "10", *args],
-        capture_output=True,
-        check=True,
-    )
-    return parse_head(done.stdout)
-
-
-def app_headers(headers: dict[str, str]) -> dict[str, str]:
-    """The headers the app and its middlewares made (not the server's date and name)."""
-    assert headers.pop("server") == "aster"
-    assert headers.pop("date").endswith(" GMT")
-    return headers
 
 
 @dataclass

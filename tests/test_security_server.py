@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.support import RawConnection, Running, serve
-
-CURL = shutil.which("curl")
-needs_curl = pytest.mark.skipif(CURL is None, reason="curl is not installed")
+from tests.support import RawConnection, Running, curl, needs_curl, serve
 
 NOT_AUTHENTICATED = b'{"detail":"Not authenticated"}'
 
@@ -35,28 +30,6 @@ def server() -> Iterator[Running]:
 def client(server: Running) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=10) as client:
         yield client
-
-
-def curl(*args: str) -> tuple[int, dict[str, str], bytes]:
-    """Run curl; return (status, headers of the last response, body)."""
-    assert CURL is not None
-    done = subprocess.run(
-        [CURL, "-sS", "-D", "-", "--max-time", "10", *args],
-        capture_output=True,
-        check=True,
-    )
-    rest = done.stdout
-    while True:  # skip interim responses (100 Continue for large uploads)
-        head, _, rest = rest.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        if not lines[0].split()[1].startswith("1"):
-            break
-    body = rest
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(lines[0].split()[1]), headers, body
 
 
 def get(path: str, *headers: str) -> bytes:

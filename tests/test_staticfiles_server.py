@@ -14,18 +14,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
 
 import pytest
 
-from tests.support import RawConnection, Running, serve
+from tests.support import RawConnection, Running, app_headers, curl, needs_curl, serve
 
-CURL = shutil.which("curl")
-needs_curl = pytest.mark.skipif(CURL is None, reason="curl is not installed")
 pytestmark = needs_curl
 
 MTIME = 1_381_448_400.0  # 2013-10-10 23:40:00 UTC
@@ -67,35 +63,6 @@ def server(root: Path) -> Iterator[Running]:
 def etag_of(path: Path) -> str:
     st = path.stat()
     return '"' + hashlib.md5(f"{st.st_mtime}-{st.st_size}".encode()).hexdigest() + '"'
-
-
-def curl(*args: str) -> tuple[int, dict[str, str], bytes]:
-    """Run curl; return (status, headers of the last response, body)."""
-    assert CURL is not None
-    dump = [] if "-I" in args else ["-D", "-"]  # -I prints the headers itself
-    done = subprocess.run(
-        [CURL, "-sS", *dump, "--max-time", "10", *args],
-        capture_output=True,
-        check=True,
-    )
-    rest = done.stdout
-    while True:  # skip interim responses, and redirects that -L followed
-        head, _, rest = rest.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        if not lines[0].split()[1].startswith("1") and not rest.startswith(b"HTTP/"):
-            break
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(lines[0].split()[1]), headers, rest
-
-
-def app_headers(headers: dict[str, str]) -> dict[str, str]:
-    """The response's own headers (not the server's date and name)."""
-    assert headers.pop("server") == "aster"
-    assert headers.pop("date").endswith(" GMT")
-    return headers
 
 
 def file_headers(root: Path, name: str, content_type: str, length: int) -> dict[str, str]:
