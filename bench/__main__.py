@@ -1,11 +1,13 @@
 """``python -m bench``: aster against its peers on the same app, measured with wrk.
 
-Two suites (``bench/suites.py``): ``--suite servers`` (the default) compares the servers
+Three suites (``bench/suites.py``): ``--suite servers`` (the default) compares the servers
 on one raw ASGI app; ``--suite framework`` the same application written for each
-framework, each on its natural server; ``--suite all`` runs both.  Each suite prints a
+framework, each on its natural server; ``--suite websocket`` aster and uvicorn on a
+WebSocket echo app, loaded by ``bench.ws_load`` (wrk has no WebSocket); ``--suite all``
+runs them all.  Each suite prints a
 Markdown table (req/s, aster's ratio to each peer, p99) and writes ``<stem>.md``,
 ``<stem>.json`` (every run, raw) and ``<stem>.png`` to ``--out``: ``latest.*`` for the
-servers, ``framework.*`` for the frameworks.
+servers, ``framework.*`` for the frameworks, ``websocket.*`` for WebSocket.
 Exits 1 if any run failed or was invalid; the results are still written.
 """
 
@@ -25,6 +27,7 @@ from .frameworks import FRAMEWORKS, framework_contenders
 from .runner import Run, Settings, run_all
 from .servers import SERVERS, Contender, distribution_version, raw_contenders
 from .suites import SUITES, Suite
+from .ws_suite import describe_load, ws_contenders
 
 DEFAULT_OUT = Path(__file__).parent / "results"
 
@@ -92,6 +95,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.contenders = {
             "servers": raw_contenders(args.servers),
             "framework": framework_contenders(args.frameworks),
+            "websocket": ws_contenders(args.servers),
         }
     except ValueError as exc:
         p.error(str(exc))
@@ -129,12 +133,18 @@ def _meta(
     versions |= {c.server.name: c.server.version() for c in contenders}
     if any(c.framework for c in contenders):
         versions["pydantic"] = distribution_version("pydantic")
-    versions["wrk"] = _wrk_version().removeprefix("wrk ")
+    if suite.tool == "ws":
+        versions["websockets"] = distribution_version("websockets")
+        load = describe_load(settings)
+    else:
+        versions["wrk"] = _wrk_version().removeprefix("wrk ")
+        load = f"wrk -t{settings.threads} -c{settings.connections}"
     meta: dict[str, Any] = {
         "suite": suite.name,
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "cpu": f"{_cpu_model()} ({len(_allowed_cpus())} CPUs)",
         "platform": platform.platform(),
+        "load": load,
         "versions": versions,
         "settings": {
             "duration": settings.duration,
@@ -154,6 +164,10 @@ def _meta(
     return meta
 
 
+def _short_load(suite: Suite, args: argparse.Namespace) -> str:
+    return f"{'bench.ws_load' if suite.tool == 'ws' else 'wrk'} -c{args.connections}"
+
+
 def _allowed_cpus() -> set[int]:
     if hasattr(os, "sched_getaffinity"):
         return os.sched_getaffinity(0)
@@ -162,7 +176,7 @@ def _allowed_cpus() -> set[int]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not wrk.available():
+    if any(suite.tool == "wrk" for suite in args.suites) and not wrk.available():
         print("bench: wrk is not installed (try: make sysdeps)", file=sys.stderr)
         return 2
     process.install_cleanup()
@@ -238,7 +252,7 @@ def run_suite(suite: Suite, args: argparse.Namespace, settings: Settings) -> int
         baseline,
         stem.with_suffix(".png"),
         title=suite.title,
-        subtitle=f"{meta['cpu']}; wrk -c{args.connections}, {args.duration}s × {args.rounds}",
+        subtitle=f"{meta['cpu']}; {_short_load(suite, args)}, {args.duration}s × {args.rounds}",
         unsupported=unsupported,
     )
     print()

@@ -123,13 +123,15 @@ def markdown(
     """The full report: how it was measured, the table, the notes, and what went wrong."""
     s = meta["settings"]
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v)
+    load = meta.get("load") or f"wrk -t{s['threads']} -c{s['connections']}"
+    tool = load.split()[0]
     pin = (
-        "server on CPU " + s["server_cpus"] + ", wrk on CPU " + s["load_cpus"]
+        "server on CPU " + s["server_cpus"] + f", {tool} on CPU " + s["load_cpus"]
         if s["pinned"]
         else "unpinned"
     )
     lines = [
-        f"wrk -t{s['threads']} -c{s['connections']}, {s['duration']}s runs after a {s['warmup']}s "
+        f"{load}, {s['duration']}s runs after a {s['warmup']}s "
         f"warm-up, median of {s['rounds']} interleaved round(s); one server process, {pin}.",
         f"{versions}; {meta['cpu']}; {meta['timestamp']}.",
     ]

@@ -158,8 +158,14 @@ def _load_wrk(scenario: Scenario, url: str, duration: int, settings: Settings) -
     )
 
 
+def _load_ws(scenario: Scenario, url: str, duration: int, settings: Settings) -> wrk.WrkResult:
+    from .ws_suite import load
+
+    return load(scenario, url, duration, settings)
+
+
 Loader = Callable[[Scenario, str, int, Settings], wrk.WrkResult]
-LOADERS: dict[str, Loader] = {"wrk": _load_wrk}
+LOADERS: dict[str, Loader] = {"wrk": _load_wrk, "ws": _load_ws}
 """Load generators by :attr:`Scenario.tool`; (scenario, url, seconds, settings) -> result."""
 
 

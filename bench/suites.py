@@ -4,6 +4,8 @@
   the servers'.  Writes ``latest.{md,json,png}`` (its historical name).
 - ``framework``: the same application written for aster, FastAPI, Litestar and
   BlackSheep, each on its natural server.  Writes ``framework.{md,json,png}``.
+- ``websocket``: aster and uvicorn (``--ws websockets-sansio``) on one raw ASGI echo app,
+  loaded by ``bench.ws_load`` instead of wrk.  Writes ``websocket.{md,json,png}``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from .frameworks import FRAMEWORK_BASELINE, FRAMEWORKS
 from .scenarios import FRAMEWORK_SCENARIOS, SERVER_SCENARIOS, Scenario
 from .servers import BASELINE, SERVERS, Contender, raw_contenders
+from .ws_suite import WS_SCENARIOS, WS_SERVERS, ws_contenders
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,8 @@ class Suite:
     scenarios: dict[str, Scenario]
     contenders: dict[str, Contender]
     baseline: str
+    tool: str = "wrk"
+    """The load generator its scenarios use (``"ws"``: :mod:`bench.ws_load`)."""
 
 
 SUITES: dict[str, Suite] = {
@@ -44,6 +49,15 @@ SUITES: dict[str, Suite] = {
             FRAMEWORK_SCENARIOS,
             FRAMEWORKS,
             FRAMEWORK_BASELINE,
+        ),
+        Suite(
+            "websocket",
+            "WebSocket echo and connection setup",
+            "websocket",
+            WS_SCENARIOS,
+            {c.name: c for c in ws_contenders(list(WS_SERVERS))},
+            BASELINE,
+            tool="ws",
         ),
     )
 }

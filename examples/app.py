@@ -19,6 +19,7 @@ Endpoints:
     GET    /audit            the audit log a background task writes: ?after=id  (auth)
     GET    /export.ndjson    every note, streamed as JSON lines
     GET    /clock            the time once a second, until the client leaves
+    GET    /chat             a WebSocket chat page; WS /chat/ws?nick=... (see chat.py)
 
 Try it:
 
@@ -54,6 +55,7 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from chat import router as chat_router
 from pydantic import BaseModel, Field
 from store import DEFAULT_PATH, Database, Store
 
@@ -178,6 +180,7 @@ app.add_middleware(
     allow_headers=["Authorization", "Content-Type"],
     max_age=3600,
 )
+app.include_router(chat_router)  # the WebSocket chat: examples/chat.py
 
 
 async def get_store(request: Request) -> AsyncIterator[Store]:
