@@ -8,7 +8,6 @@ the shipped bundles alone, and Swagger UI's "Try it out" must reach the live dem
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,12 @@ from tests.test_docs_browser import (
     By,
     Network,
     console_errors,
+    live_response,
     load,
+    press,
     screenshot,
     texts,
+    try_it_out,
     wait_for,
 )
 
@@ -132,32 +134,11 @@ def test_swagger_ui_try_it_out_lists_the_live_notes(
     operation = wait_for(
         driver, lambda c: c.find_elements(By.ID, block), "the List and search notes operation"
     )[0]
-    # The deep link opens the operation; open it by hand if this Swagger UI did not.
-    if not operation.find_elements(By.CSS_SELECTOR, ".try-out__btn"):
-        operation.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
-    try_out = wait_for(
-        driver, lambda c: operation.find_elements(By.CSS_SELECTOR, ".try-out__btn"), "Try it out"
-    )[0]
-    assert try_out.text == "Try it out"
-    try_out.click()
-    execute = wait_for(
-        driver, lambda c: operation.find_elements(By.CSS_SELECTOR, "button.execute"), "Execute"
-    )[0]
-    assert execute.text == "Execute"
-    execute.click()
-
-    status = wait_for(
-        driver,
-        lambda c: operation.find_elements(
-            By.CSS_SELECTOR, ".live-responses-table .response .response-col_status"
-        ),
-        "the live response",
-    )[0]
-    assert status.text.strip() == "200"
-    body = operation.find_element(
-        By.CSS_SELECTOR, ".live-responses-table .response-col_description pre"
-    )
-    assert json.loads(body.text) == [note]
+    try_it_out(driver, operation)
+    press(driver, operation, "button.execute", "Execute")
+    status, body = live_response(driver, operation)
+    assert status == "200"
+    assert body == [note]
     request_url = operation.find_element(By.CSS_SELECTOR, ".request-url pre").text
     assert request_url == f"{server.url}/notes?limit=20"
     screenshot(driver, tmp_path / "demo-swagger-ui-executed.png")
@@ -221,26 +202,11 @@ def test_swagger_ui_authorizes_with_the_password_flow(
 
     operation = driver.find_element(By.ID, "operations-auth-me_users_me_get")
     click(driver, operation.find_element(By.CSS_SELECTOR, ".opblock-summary-control"))
-    try_out = wait_for(
-        driver, lambda c: operation.find_elements(By.CSS_SELECTOR, ".try-out__btn"), "Try it out"
-    )[0]
-    click(driver, try_out)
-    execute = wait_for(
-        driver, lambda c: operation.find_elements(By.CSS_SELECTOR, "button.execute"), "Execute"
-    )[0]
-    click(driver, execute)
-    status = wait_for(
-        driver,
-        lambda c: operation.find_elements(
-            By.CSS_SELECTOR, ".live-responses-table .response .response-col_status"
-        ),
-        "the live response",
-    )[0]
-    assert status.text.strip() == "200"
-    body = operation.find_element(
-        By.CSS_SELECTOR, ".live-responses-table .response-col_description pre"
-    )
-    assert json.loads(body.text) == {"username": "demo"}
+    press(driver, operation, ".try-out__btn", "Try it out", click)
+    press(driver, operation, "button.execute", "Execute", click)
+    status, body = live_response(driver, operation)
+    assert status == "200"
+    assert body == {"username": "demo"}
     curl = operation.find_element(By.CSS_SELECTOR, ".curl-command").text
     assert "Authorization: Bearer " in curl
     screenshot(driver, tmp_path / "demo-swagger-ui-me.png")

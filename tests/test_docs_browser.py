@@ -139,6 +139,45 @@ def screenshot(chrome: Any, path: Path, min_size: int = 10_000) -> None:
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > min_size
 
 
+LIVE_STATUS = ".live-responses-table .response .response-col_status"
+LIVE_BODY = ".live-responses-table .response-col_description pre"
+#: How to press a button: ``click(chrome, button)``; ``None`` is a plain ``button.click()``.
+Clicker = Callable[[Any, WebElement], Any] | None
+
+
+def press(
+    chrome: Any,
+    operation: WebElement,
+    selector: str,
+    label: str,
+    click: Clicker = None,
+) -> None:
+    """Wait for the operation's button ``selector``, check its label, and press it."""
+    found = wait_for(chrome, lambda c: operation.find_elements(By.CSS_SELECTOR, selector), label)
+    button = found[0]
+    assert button.text == label
+    if click is None:
+        button.click()
+    else:
+        click(chrome, button)
+
+
+def try_it_out(chrome: Any, operation: WebElement, click: Clicker = None) -> None:
+    """Open the operation (a deep link may not have) and press "Try it out"."""
+    if not operation.find_elements(By.CSS_SELECTOR, ".try-out__btn"):
+        operation.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    press(chrome, operation, ".try-out__btn", "Try it out", click)
+
+
+def live_response(chrome: Any, operation: WebElement) -> tuple[str, Any]:
+    """The status and JSON body Swagger UI shows once "Execute" answered."""
+    status = wait_for(
+        chrome, lambda c: operation.find_elements(By.CSS_SELECTOR, LIVE_STATUS), "the live response"
+    )[0]
+    body = operation.find_element(By.CSS_SELECTOR, LIVE_BODY).text
+    return status.text.strip(), json.loads(body)
+
+
 def test_swagger_ui_renders_offline(driver: Any, server: Running, tmp_path: Path) -> None:
     load(driver, f"{server.url}/docs")
     blocks = wait_for(
@@ -175,32 +214,11 @@ def test_swagger_ui_try_it_out_and_execute(driver: Any, server: Running, tmp_pat
         lambda c: c.find_elements(By.CSS_SELECTOR, "#operations-items-list_items_items_get"),
         "the List items operation",
     )[0]
-    # The deep link opens the operation; open it by hand if this Swagger UI did not.
-    if not operation.find_elements(By.CSS_SELECTOR, ".try-out__btn"):
-        operation.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
-    try_out = wait_for(
-        driver, lambda c: operation.find_elements(By.CSS_SELECTOR, ".try-out__btn"), "Try it out"
-    )[0]
-    assert try_out.text == "Try it out"
-    try_out.click()
-    execute = wait_for(
-        driver, lambda c: operation.find_elements(By.CSS_SELECTOR, "button.execute"), "Execute"
-    )[0]
-    assert execute.text == "Execute"
-    execute.click()
-
-    status = wait_for(
-        driver,
-        lambda c: operation.find_elements(
-            By.CSS_SELECTOR, ".live-responses-table .response .response-col_status"
-        ),
-        "the live response",
-    )[0]
-    assert status.text.strip() == "200"
-    body = operation.find_element(
-        By.CSS_SELECTOR, ".live-responses-table .response-col_description pre"
-    )
-    assert json.loads(body.text) == [
+    try_it_out(driver, operation)
+    press(driver, operation, "button.execute", "Execute")
+    status, body = live_response(driver, operation)
+    assert status == "200"
+    assert body == [
         {"name": "hammer", "price": 9.5, "id": 1},
         {"name": "nails", "price": 0.25, "id": 2},
     ]
@@ -222,11 +240,7 @@ def test_swagger_ui_posts_a_json_body(driver: Any, server: Running, tmp_path: Pa
         lambda c: c.find_elements(By.CSS_SELECTOR, "#operations-items-create_item_items_post"),
         "the Create an item operation",
     )[0]
-    if not operation.find_elements(By.CSS_SELECTOR, ".try-out__btn"):
-        operation.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
-    wait_for(driver, lambda c: operation.find_elements(By.CSS_SELECTOR, ".try-out__btn"), "button")[
-        0
-    ].click()
+    try_it_out(driver, operation)
     editor = wait_for(
         driver,
         lambda c: operation.find_elements(By.CSS_SELECTOR, "textarea.body-param__text"),
@@ -235,20 +249,9 @@ def test_swagger_ui_posts_a_json_body(driver: Any, server: Running, tmp_path: Pa
     assert json.loads(editor.get_attribute("value")) == {"name": "hammer", "price": 9.5}
     editor.clear()
     editor.send_keys('{"name": "saw", "price": 12.5}')
-    operation.find_element(By.CSS_SELECTOR, "button.execute").click()
-    status = wait_for(
-        driver,
-        lambda c: operation.find_elements(
-            By.CSS_SELECTOR, ".live-responses-table .response .response-col_status"
-        ),
-        "the live response",
-    )[0]
-    assert status.text.strip() == "201"
-    body = json.loads(
-        operation.find_element(
-            By.CSS_SELECTOR, ".live-responses-table .response-col_description pre"
-        ).text
-    )
+    press(driver, operation, "button.execute", "Execute")
+    status, body = live_response(driver, operation)
+    assert status == "201"
     assert body["name"] == "saw" and body["price"] == 12.5 and body["id"] >= 3
     screenshot(driver, tmp_path / "swagger-ui-post.png")
     assert Network(driver).off_host(server.url) == []
