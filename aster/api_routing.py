@@ -20,10 +20,10 @@ from typing import Any
 
 from . import params, routing
 from .datastructures import Default, DefaultPlaceholder
+from .dependencies.body_field import get_body_field
 from .dependencies.models import Dependant
 from .dependencies.plan import Plan
 from .dependencies.utils import (
-    get_body_field,
     get_dependant,
     get_flat_body_params,
     get_parameterless_sub_dependant,

@@ -33,7 +33,6 @@ from ..exceptions import DependencyScopeError
 from ..fields import (
     ModelField,
     copy_field_info,
-    create_body_model,
     create_model_field,
     field_annotation_is_scalar,
     field_annotation_is_scalar_sequence,
@@ -45,7 +44,6 @@ from ..fields import (
 )
 from ..requests import HTTPConnection, Request
 from ..responses import Response
-from .form_schema import form_body_model_fields
 from .models import (
     Dependant,
     get_cache_key,
@@ -501,11 +499,15 @@ def get_flat_params(dependant: Dependant) -> list[ModelField]:
         groups[1] += current.query_params
         groups[2] += current.header_params
         groups[3] += current.cookie_params
-    flat = []
-    for group in groups:
-        for field in group:
-            model = get_param_model(field)
-            flat.extend(get_cached_model_fields(model) if model is not None else [field])
+    return [field for group in groups for field in flat_param_fields(group)]
+
+
+def flat_param_fields(fields: Iterable[ModelField]) -> list[ModelField]:
+    """``fields``, each parameter model (``Annotated[Model, Query()]``) expanded into its fields."""
+    flat: list[ModelField] = []
+    for field in fields:
+        model = get_param_model(field)
+        flat.extend(get_cached_model_fields(model) if model is not None else [field])
     return flat
 
 
@@ -562,50 +564,4 @@ def should_embed_body_fields(fields: list[ModelField]) -> bool:
         isinstance(first.field_info, params.Form)
         and not lenient_issubclass(first.field_info.annotation, BaseModel)
         and not get_form_models(first)
-    )
-
-
-def get_body_field(
-    *, body_params: list[ModelField], name: str, embed_body_fields: bool
-) -> ModelField | None:
-    """One field describing the whole body: its media type and (for OpenAPI) its schema."""
-    if not body_params:
-        return None
-    first = body_params[0]
-    nullable_form_model = any(
-        get_form_models(f) and type(None) in get_args(f.field_info.annotation) for f in body_params
-    )
-    if not embed_body_fields and not nullable_form_model:
-        return first
-    fields, config = body_params, None
-    if any(get_form_models(field) for field in body_params):
-        fields, config = form_body_model_fields(body_params)
-    body_model = create_body_model(fields=fields, model_name="Body_" + name, config=config)
-    if not embed_body_fields:
-        info = copy(first.field_info)
-        info.annotation = body_model
-        info.metadata = []  # the form field itself carries the validation metadata
-        info.discriminator = None
-        return ModelField(name=first.name, field_info=info)
-    required = any(field.field_info.is_required() for field in body_params)
-    kwargs: dict[str, Any] = {"annotation": body_model, "alias": "body"}
-    if not required:
-        kwargs["default"] = None
-    field_class: type[params.Body]
-    if any(isinstance(f.field_info, params.File) for f in body_params):
-        field_class = params.File
-    elif any(isinstance(f.field_info, params.Form) for f in body_params):
-        field_class = params.Form
-    else:
-        field_class = params.Body
-    if field_class is not params.File:
-        media_types = [
-            f.field_info.media_type for f in body_params if isinstance(f.field_info, field_class)
-        ]
-        if field_class is params.Form and "multipart/form-data" in media_types:
-            kwargs["media_type"] = "multipart/form-data"
-        elif len(set(media_types)) == 1:
-            kwargs["media_type"] = media_types[0]
-    return create_model_field(
-        name="body", type_=body_model, alias="body", field_info=field_class(**kwargs)
     )

@@ -1,12 +1,15 @@
-"""The documented schema of a form body made of form models and plain form fields.
+"""The field that describes a route's whole body: its media type and its OpenAPI schema.
+
+Requests are read by :mod:`.body`; this field only documents the body, and tells
+the handler whether it is a form.  Several body parameters (or ``embed=True``)
+make one ``Body_<operation id>`` model.
 
 A form is one flat set of keys, so ``profile: Annotated[Profile, Form()]`` next to
 ``token: Annotated[str, Form()]`` is *not* an object with a ``profile`` property:
 the model's fields sit beside ``token``.  The combined ``Body_…`` model therefore
 describes each model as an ``allOf`` member (by reference) and only the plain
 fields as its own properties, as FastAPI documents it.  A model's fields appear
-under the key the request really uses (their validation alias).  This only
-shapes the OpenAPI schema; requests are read by :mod:`.body`.
+under the key the request really uses (their validation alias).
 """
 
 from __future__ import annotations
@@ -18,16 +21,17 @@ from typing import Annotated, Any, get_args
 from pydantic import AliasChoices, BaseModel, ConfigDict, GetJsonSchemaHandler, GetPydanticSchema
 from pydantic_core import CoreSchema
 
-from ..fields import ModelField, get_cached_model_fields
+from .. import params
+from ..fields import ModelField, create_body_model, create_model_field, get_cached_model_fields
+from .utils import get_form_models, get_param_aliases, get_validation_alias
 
-__all__ = ["form_body_model_fields"]
+__all__ = ["get_body_field"]
 
 
 def _model_schema(
     model: type[BaseModel], core_schema: CoreSchema, handler: GetJsonSchemaHandler
 ) -> dict[str, Any]:
     """``model``'s schema with its properties renamed to the keys a form must use."""
-    from .utils import get_param_aliases, get_validation_alias
 
     schema = handler(core_schema)
     model_schema = handler.resolve_ref_schema(schema)
@@ -69,7 +73,6 @@ def _model_schema(
 
 def _absent(models: list[type[BaseModel]]) -> dict[str, Any]:
     """The schema of a form where none of ``models``' keys is present."""
-    from .utils import get_param_aliases
 
     if any(model.model_config.get("extra") in ("allow", "forbid") for model in models):
         return {"maxProperties": 0}
@@ -86,7 +89,6 @@ def _absent(models: list[type[BaseModel]]) -> dict[str, Any]:
 
 def _flatten(body_params: list[ModelField], schema: dict[str, Any]) -> None:
     """``json_schema_extra`` of the body model: ``field_N`` properties become the form's keys."""
-    from .utils import get_form_models, get_param_aliases
 
     parameter_schemas = schema.pop("properties")
     schema.pop("required", None)
@@ -124,11 +126,10 @@ def _flatten(body_params: list[ModelField], schema: dict[str, Any]) -> None:
     schema["allOf"] = conditions
 
 
-def form_body_model_fields(
+def _form_body_model_fields(
     body_params: list[ModelField],
 ) -> tuple[list[ModelField], ConfigDict]:
     """The fields and config of the ``Body_…`` model of a form that has form models."""
-    from .utils import get_form_models
 
     fields = []
     for index, param in enumerate(body_params):
@@ -145,3 +146,49 @@ def form_body_model_fields(
         fields.append(ModelField(name=f"field_{index}", field_info=info))
     config = ConfigDict(json_schema_extra=partial(_flatten, body_params))  # type: ignore[typeddict-item]
     return fields, config
+
+
+def get_body_field(
+    *, body_params: list[ModelField], name: str, embed_body_fields: bool
+) -> ModelField | None:
+    """One field describing the whole body: its media type and (for OpenAPI) its schema."""
+    if not body_params:
+        return None
+    first = body_params[0]
+    nullable_form_model = any(
+        get_form_models(f) and type(None) in get_args(f.field_info.annotation) for f in body_params
+    )
+    if not embed_body_fields and not nullable_form_model:
+        return first
+    fields, config = body_params, None
+    if any(get_form_models(field) for field in body_params):
+        fields, config = _form_body_model_fields(body_params)
+    body_model = create_body_model(fields=fields, model_name="Body_" + name, config=config)
+    if not embed_body_fields:
+        info = copy(first.field_info)
+        info.annotation = body_model
+        info.metadata = []  # the form field itself carries the validation metadata
+        info.discriminator = None
+        return ModelField(name=first.name, field_info=info)
+    required = any(field.field_info.is_required() for field in body_params)
+    kwargs: dict[str, Any] = {"annotation": body_model, "alias": "body"}
+    if not required:
+        kwargs["default"] = None
+    field_class: type[params.Body]
+    if any(isinstance(f.field_info, params.File) for f in body_params):
+        field_class = params.File
+    elif any(isinstance(f.field_info, params.Form) for f in body_params):
+        field_class = params.Form
+    else:
+        field_class = params.Body
+    if field_class is not params.File:
+        media_types = [
+            f.field_info.media_type for f in body_params if isinstance(f.field_info, field_class)
+        ]
+        if field_class is params.Form and "multipart/form-data" in media_types:
+            kwargs["media_type"] = "multipart/form-data"
+        elif len(set(media_types)) == 1:
+            kwargs["media_type"] = media_types[0]
+    return create_model_field(
+        name="body", type_=body_model, alias="body", field_info=field_class(**kwargs)
+    )
