@@ -1,7 +1,7 @@
 """The ``websocket`` suite: aster and uvicorn serving one raw ASGI echo app over WebSocket.
 
 wrk has no WebSocket support, so these scenarios have ``tool="ws"`` and are loaded by
-:mod:`bench.ws_load` (asyncio + the ``websockets`` sans-I/O client), run as a child
+:mod:`bench.ws_load` (asyncio and a minimal RFC 6455 client), run as a child
 process pinned to the load CPUs like wrk.  Its JSON report becomes a :class:`WsResult`,
 a :class:`~bench.wrk.WrkResult` whose "requests" are echoed messages or connection
 cycles, so the table, the JSON and the chart are the other suites'.
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import process
 from .scenarios import Scenario, exact
-from .servers import SERVERS, Contender, Server, distribution_version
+from .servers import SERVERS, Contender, Server
 from .wrk import WrkError, WrkResult
 
 if TYPE_CHECKING:
@@ -135,6 +135,6 @@ def load(scenario: Scenario, url: str, duration: int, settings: Settings) -> WsR
 
 def describe_load(settings: Settings) -> str:
     return (
-        f"bench.ws_load (asyncio + websockets {distribution_version('websockets')} sans-I/O "
-        f"client, {CLIENT_PROCESSES} processes) -c{settings.connections}"
+        f"bench.ws_load (asyncio, a minimal RFC 6455 client, {CLIENT_PROCESSES} processes) "
+        f"-c{settings.connections}"
     )

@@ -223,3 +223,25 @@ def test_quick_framework_bench(tmp_path: Path) -> None:
         assert data["summary"][scenario]["fastapi"]["baseline_over_this"] > 0
     runs = {(r["contender"], r["scenario"]) for r in data["runs"] if r["ok"]}
     assert len(runs) == 4
+
+
+@pytest.mark.parametrize("mode", ["echo", "connect"])
+def test_websocket_load_generator_checks_what_it_counts(mode: str) -> None:
+    """bench.ws_load against a real aster: every echo verified, no errors, a plausible count."""
+    from tests.support import serve
+
+    with serve("bench.apps.ws_echo:app", "--no-access-log") as server:
+        argv = [sys.executable, "-m", "bench.ws_load", f"ws://127.0.0.1:{server.port}/ws"]
+        argv += ["--mode", mode, "--duration", "1", "--connections", "8", "--processes", "2"]
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
+        report = json.loads(out.stdout)
+        assert report["errors"] == {}
+        assert report["requests"] > 50
+        assert report["latency_ms"]["50"] <= report["latency_ms"]["99"]
+
+        # A path the app refuses: the handshake fails (403) and every connect is an error.
+        argv[3] = f"ws://127.0.0.1:{server.port}/nope"
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
+        report = json.loads(out.stdout)
+        assert report["requests"] == 0
+        assert report["errors"]["connect"] >= 8

@@ -226,7 +226,7 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
         cycle = self._pending[0]
         if type(cycle) is not HTTPCycle:
             return False
-        from .websocket import is_websocket_upgrade
+        from .ws_handshake import is_websocket_upgrade
 
         return is_websocket_upgrade(cycle.scope["headers"])
 

@@ -1,12 +1,18 @@
 """WebSocket connections (RFC 6455) over an HTTP/1.1 Upgrade, on ``websockets``' sans-I/O protocol.
 
 :class:`~.http1.HTTP1Protocol` parses the upgrade request as it parses any
-other and then calls :func:`upgrade`, which checks the handshake, builds the
-``websocket`` scope and hands the transport to a :class:`WebSocketProtocol`.
+other and then calls :func:`upgrade`, which checks the handshake (see
+:mod:`.ws_handshake`) and hands the transport to a :class:`WebSocketProtocol`.
 From there ``websockets.server.ServerProtocol`` does the framing (masking in
 C, permessage-deflate, close codes, limits) and this module does the I/O, the
 timers and the bookkeeping; what the app sees is the business of
 :class:`~.ws_cycle.WebSocketCycle`.
+
+One shortcut, for speed: on a connection without extensions, the common
+frames (final, masked text and binary ones, whole in what was read) are
+unmasked here and the messages the app sends are framed here, both a few
+lines; everything else still goes through ``websockets``, a whole frame at a
+time.  Messages sent in one turn of the event loop go out in one write.
 
 The connection moves through these states (``_ws_state``), and one deadline
 (``_deadline``, checked by the server's tick) serves every timer::
@@ -24,28 +30,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
+import struct
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from websockets.datastructures import Headers
-from websockets.exceptions import (
-    InvalidHandshake,
-    InvalidMethod,
-    InvalidProtocol,
-    InvalidState,
-    InvalidUpgrade,
-    ProtocolError,
-)
-from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.exceptions import InvalidHandshake, InvalidState, ProtocolError
 from websockets.frames import Opcode
-from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - websockets built without its C extension
+    from websockets.utils import apply_mask
+
 from ..logs import escape
-from .h1_framing import error_response, status_line
 from .ws_cycle import ABNORMAL_CLOSURE, WebSocketCycle
+from .ws_handshake import accept_response, denial_response, negotiate, refusal
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -62,6 +63,8 @@ INFINITY = float("inf")
 CLOSE_TIMEOUT = 10.0
 #: Bytes a client may send before the handshake completes (it should send none).
 EARLY_DATA_LIMIT = 65536
+#: Bytes of outgoing messages held for one write at the end of the loop turn, at most.
+FLUSH_THRESHOLD = 65536
 
 _TEXT, _BINARY, _CONT, _PONG, _CLOSE = (
     Opcode.TEXT,
@@ -70,20 +73,11 @@ _TEXT, _BINARY, _CONT, _PONG, _CLOSE = (
     Opcode.PONG,
     Opcode.CLOSE,
 )
-_INVALID_NAME = re.compile(rb"[^!#$%&'*+\-.^_`|~0-9a-zA-Z]")
-_INVALID_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-#: Response headers the server writes itself: an app's copy would contradict them.
-_HANDSHAKE_HEADERS = frozenset(
-    (b"upgrade", b"connection", b"sec-websocket-accept", b"sec-websocket-extensions")
-)
-
-
-def is_websocket_upgrade(headers: Iterable[tuple[bytes, bytes]]) -> bool:
-    """Does this request ask for ``Upgrade: websocket`` (rather than h2c, say)?"""
-    for name, value in headers:
-        if name == b"upgrade":
-            return any(token.strip().lower() == b"websocket" for token in value.split(b","))
-    return False
+_OPEN_STATE = State.OPEN
+#: First byte of a final, uncompressed text or binary frame: FIN set, RSV clear.
+_FIN_TEXT, _FIN_BINARY = 0x81, 0x82
+_pack_medium = struct.Struct("!BBH").pack
+_pack_long = struct.Struct("!BBQ").pack
 
 
 def upgrade(
@@ -99,56 +93,23 @@ def upgrade(
     A request that is not a valid handshake (wrong method, version, key) is
     answered here without running the app, as ``websockets`` would.
     """
-    extensions = []
-    if config.ws_per_message_deflate:
-        # Small windows: at most a few tens of KiB of zlib state per connection.
-        extensions.append(
-            ServerPerMessageDeflateFactory(
-                server_max_window_bits=12,
-                client_max_window_bits=12,
-                compress_settings={"memLevel": 5},
-            )
-        )
-    conn = ServerProtocol(extensions=extensions, max_size=config.ws_max_size, state=State.OPEN)
-    headers = Headers(
-        [(n.decode("latin-1"), v.decode("latin-1")) for n, v in http_scope["headers"]]
-    )
-    request = Request("/", headers, http_scope["method"], "HTTP/" + http_scope["http_version"])
     try:
-        # Validates the key and version, and negotiates the extensions; the subprotocol
-        # is left to the app (websockets selects none when it is offered none).
-        accept_key, extensions_header, _ = conn.process_request(request)
+        conn, scope, accept_key, extensions_header = negotiate(config, http_scope)
     except InvalidHandshake as exc:
-        _refuse_handshake(state, transport, exc)
+        transport.write(refusal(exc, state.default_headers))
+        transport.close()
         return
-    scope = dict(http_scope)
-    del scope["method"]
-    scope["type"] = "websocket"
-    scope["scheme"] = "wss" if scope["scheme"] in ("https", "wss") else "ws"
-    scope["subprotocols"] = [
-        token.strip()
-        for value in headers.get_all("Sec-WebSocket-Protocol")
-        for token in value.split(",")
-        if token.strip()
-    ]
-    scope["extensions"] = {"websocket.http.response": {}}
     protocol = WebSocketProtocol(config, state, transport, conn, read_paused)
     protocol.start(scope, accept_key, extensions_header, rest)
 
 
-def _refuse_handshake(state: ServerState, transport: asyncio.Transport, exc: Exception) -> None:
-    if isinstance(exc, InvalidMethod):
-        status, extra = 405, b"allow: GET\r\n"
-    elif isinstance(exc, InvalidProtocol):
-        status, extra = 505, b""
-    elif isinstance(exc, InvalidUpgrade):
-        status, extra = 426, b"upgrade: websocket\r\n"
-    else:
-        status, extra = 400, b""
-    logger.debug("Refused a WebSocket handshake: %s", exc)
-    detail = f"Failed to open a WebSocket connection: {exc}.\n"
-    transport.write(error_response(status, detail, state.default_headers + extra))
-    transport.close()
+def frame_header(first: int, length: int) -> bytes:
+    """The header of an unmasked (server) frame: ``first`` is FIN, RSV and opcode."""
+    if length < 126:
+        return bytes((first, length))
+    if length < 65536:
+        return _pack_medium(first, 126, length)
+    return _pack_long(first, 127, length)
 
 
 class WebSocketProtocol(asyncio.Protocol):
@@ -178,6 +139,15 @@ class WebSocketProtocol(asyncio.Protocol):
         self._app_paused = False  # the app's queue is full
         self._write_paused = False
         self._drain: asyncio.Future[None] | None = None
+        # The fast path (see _receive_plain): only without extensions, whose frames it
+        # does not know.
+        self._plain = not conn.extensions
+        limit = conn.max_message_size
+        self._max_plain = limit if limit is not None else 1 << 62
+        self._rx = b""  # the start of a frame header, held until the rest arrives
+        self._slow_remaining = 0  # bytes still due of a frame handed to websockets
+        self._out: list[bytes] = []  # frames of the fast path, not yet written
+        self._unflushed = 0  # bytes of messages queued but not yet written
         self._stopping = False
         self._failed = False
         # The message being reassembled from fragments.
@@ -229,9 +199,13 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         state = self._ws_state
-        if state in (OPEN, CLOSING):
-            self.conn.receive_data(data)
-            self._process()
+        if state == OPEN and self._plain:
+            self._receive_plain(data)
+        elif state in (OPEN, CLOSING):
+            if self._rx:
+                data = self._rx + data
+                self._rx = b""
+            self._receive_frames(data)
         elif state == HANDSHAKE:
             # A client must wait for the 101; hold what it sent early, within reason.
             self._early.append(data)
@@ -255,6 +229,77 @@ class WebSocketProtocol(asyncio.Protocol):
                 drain.set_result(None)
 
     # -- frames from the peer -------------------------------------------------------
+
+    def _receive_plain(self, data: bytes) -> None:
+        """Take complete, final, masked text and binary frames straight off ``data``.
+
+        Without extensions, nearly every frame a client sends is one of those, and
+        unmasking it (in C) and checking its UTF-8 is all there is to it, about a
+        tenth of what the general parser costs.  Every other frame (control frames,
+        fragments, anything malformed or over the size limit, and a frame not
+        complete yet) goes to ``websockets`` whole, and only whole frames go
+        there, so its parser is between frames whenever this one reads a header.
+        """
+        if self._rx:
+            data = self._rx + data
+            self._rx = b""
+        size = len(data)
+        at = self._slow_remaining
+        if at:
+            if at >= size:
+                self._slow_remaining = at - size
+                self._receive_frames(data)
+                return
+            self._slow_remaining = 0
+            self._receive_frames(data[:at])
+        max_size = self._max_plain
+        while at < size and self._ws_state == OPEN:
+            if size - at < 2:
+                break
+            first = data[at]
+            second = data[at + 1]
+            length = second & 0x7F
+            start = at + 2
+            if length == 126:
+                if size - start < 2:
+                    break
+                length = (data[start] << 8) | data[start + 1]
+                start += 2
+            elif length == 127:
+                if size - start < 8:
+                    break
+                length = int.from_bytes(data[start : start + 8], "big")
+                start += 8
+            masked = second & 0x80
+            if masked:
+                start += 4
+            end = start + length
+            if (
+                first in (0x81, 0x82)  # _FIN_TEXT, _FIN_BINARY
+                and masked
+                and end <= size
+                and length <= max_size
+                and not self._fragments
+            ):
+                payload = apply_mask(data[start:end], data[start - 4 : start])
+                self._message(payload, first == _FIN_TEXT)
+                at = end
+                continue
+            if end > size:
+                self._slow_remaining = end - size
+                end = size
+            self._receive_frames(data[at:end])
+            at = end
+        if at < size:
+            if self._ws_state == OPEN:
+                self._rx = data[at:]
+            elif self._ws_state == CLOSING:
+                self._receive_frames(data[at:])
+
+    def _receive_frames(self, data: bytes) -> None:
+        """Bytes for ``websockets`` to parse; handle the frames it completes."""
+        self.conn.receive_data(data)
+        self._process()
 
     def _process(self) -> None:
         conn = self.conn
@@ -294,6 +339,7 @@ class WebSocketProtocol(asyncio.Protocol):
             except UnicodeDecodeError as exc:
                 self.conn.fail(1007, f"invalid UTF-8 at position {exc.start}")
                 self._fail_reported()
+                self._flush()
         else:
             self.cycle.feed(data if type(data) is bytes else bytes(data))
 
@@ -310,8 +356,14 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def _flush(self) -> None:
         """Write what the protocol produced; its end-of-stream marker means: close the socket."""
+        self._unflushed = 0
         writes = self.conn.data_to_send()
-        if not writes:
+        out = self._out
+        if out:
+            # Ours first: whatever websockets queued meanwhile (a pong, a close) may follow.
+            self._out = []
+            writes = out + writes if writes else out
+        elif not writes:
             return
         eof = not writes[-1]
         if eof:
@@ -329,30 +381,16 @@ class WebSocketProtocol(asyncio.Protocol):
     # -- the WSWire interface used by WebSocketCycle -----------------------------------
 
     def accept(self, subprotocol: str | None, headers: Iterable[Any]) -> None:
-        parts = [
-            b"HTTP/1.1 101 Switching Protocols\r\n",
+        response = accept_response(
             self.state.default_headers,
-            b"upgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ",
-            self._accept_key.encode("ascii"),
-            b"\r\n",
-        ]
-        if self._extensions_header is not None:
-            parts += (b"sec-websocket-extensions: ", self._extensions_header.encode(), b"\r\n")
-        if subprotocol is not None:
-            parts += (b"sec-websocket-protocol: ", _header_value(subprotocol.encode()), b"\r\n")
-        for name, value in headers:
-            lowered = _header_name(name).lower()
-            if lowered == b"sec-websocket-protocol":
-                raise RuntimeError(
-                    "ASGI: give the subprotocol in 'subprotocol', not as a header of "
-                    "'websocket.accept'"
-                )
-            if lowered not in _HANDSHAKE_HEADERS:
-                parts += (name, b": ", _header_value(value), b"\r\n")
-        parts.append(b"\r\n")
+            self._accept_key,
+            self._extensions_header,
+            subprotocol,
+            headers,
+        )
         if self._ws_state != HANDSHAKE:
             return
-        self.transport.write(b"".join(parts))
+        self.transport.write(response)
         self._ws_state = OPEN
         self._log(101)
         self._schedule_ping()
@@ -366,19 +404,46 @@ class WebSocketProtocol(asyncio.Protocol):
     def send_data(self, data: str | bytes) -> asyncio.Future[None] | None:
         if self._ws_state != OPEN:
             return None  # a close is under way: the cycle will hear of it
-        try:
+        if self._plain:
             if type(data) is str:
-                self.conn.send_text(data.encode())
+                data = data.encode()
+                first = _FIN_TEXT
             else:
-                self.conn.send_binary(data)
-        except InvalidState:
-            return None
-        self._flush()
+                first = _FIN_BINARY
+                if type(data) is not bytes:
+                    data = bytes(data)
+            length = len(data)
+            if length < 126:
+                self._out.append(bytes((first, length)) + data)
+            elif length < 16384:
+                self._out.append(frame_header(first, length) + data)
+            else:
+                self._out += (frame_header(first, length), data)
+        else:
+            try:
+                if type(data) is str:
+                    self.conn.send_text(data.encode())
+                else:
+                    self.conn.send_binary(data)
+            except InvalidState:
+                return None
+        # Messages sent in one turn of the loop (an app answering a burst, a broadcast)
+        # go out in one write: a system call per message costs more than framing it.
+        unflushed = self._unflushed
+        self._unflushed = unflushed + len(data) + 14
+        if unflushed == 0:
+            self.loop.call_soon(self._flush_sends)
+        elif self._unflushed > FLUSH_THRESHOLD:
+            self._flush()
         if self._write_paused:
             if self._drain is None:
                 self._drain = self.loop.create_future()
             return self._drain
         return None
+
+    def _flush_sends(self) -> None:
+        if self._unflushed:
+            self._flush()
 
     def close(self, code: int, reason: str) -> None:
         if self._ws_state != OPEN:
@@ -394,18 +459,7 @@ class WebSocketProtocol(asyncio.Protocol):
     def respond(self, status: int, headers: Iterable[Any], body: bytes) -> None:
         if self._ws_state != HANDSHAKE:
             return
-        parts = [status_line(status), self.state.default_headers]
-        has_length = False
-        for name, value in headers:
-            lowered = _header_name(name).lower()
-            if lowered == b"content-length":
-                has_length = True
-            if lowered != b"connection":
-                parts += (name, b": ", _header_value(value), b"\r\n")
-        if not has_length:
-            parts.append(b"content-length: %d\r\n" % len(body))
-        parts += (b"connection: close\r\n\r\n", body)
-        self.transport.write(b"".join(parts))
+        self.transport.write(denial_response(status, self.state.default_headers, headers, body))
         self._log(status)
         self._ws_state = CLOSED
         self.transport.close()
@@ -506,15 +560,3 @@ class WebSocketProtocol(asyncio.Protocol):
                 target += b"?" + scope["query_string"]
             shown = "[accepted]" if status == 101 else str(status)
             access_logger.info('%s - "WebSocket %s" %s', self._client(), escape(target), shown)
-
-
-def _header_name(name: Any) -> bytes:
-    if type(name) is not bytes or not name or _INVALID_NAME.search(name):
-        raise RuntimeError(f"invalid response header name {name!r}")
-    return name
-
-
-def _header_value(value: Any) -> bytes:
-    if type(value) is not bytes or _INVALID_VALUE.search(value):
-        raise RuntimeError(f"invalid response header value {value!r}")
-    return value

@@ -78,6 +78,7 @@ class WebSocketCycle:
     __slots__ = (
         "scope",
         "wire",
+        "loop",
         "state",
         "queue",
         "max_queue",
@@ -91,6 +92,7 @@ class WebSocketCycle:
     def __init__(self, scope: dict[str, Any], wire: WSWire, max_queue: int) -> None:
         self.scope = scope
         self.wire = wire
+        self.loop = asyncio.get_running_loop()  # asking for it per message costs a getpid()
         self.state = CONNECTING
         self.queue: collections.deque[Message] = collections.deque(({"type": "websocket.connect"},))
         self.max_queue = max_queue
@@ -149,7 +151,7 @@ class WebSocketCycle:
                 return message
             if self.disconnect is not None:
                 return dict(self.disconnect)
-            self.waiter = asyncio.get_running_loop().create_future()
+            self.waiter = self.loop.create_future()
             await self.waiter
 
     # -- the ASGI send callable ---------------------------------------------------

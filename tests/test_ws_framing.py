@@ -1,0 +1,244 @@
+"""Frames from the socket to the app and back, over real sockets, with and without compression.
+
+Without extensions the server takes plain data frames off the socket itself and
+leaves everything else to ``websockets`` one whole frame at a time (see
+``WebSocketProtocol._receive_plain``).  These tests send streams that cross
+every boundary between the two: frames split at every byte, bursts mixing data,
+control frames and fragments in one write, and the errors that must still get
+their close codes when they arrive in the middle of a burst.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("websockets")
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests.support import Running, serve
+from tests.ws_support import BINARY, CLOSE, CONT, PING, PONG, TEXT, RawWebSocket, frame_bytes
+
+APP = "tests.apps.ws_app:app"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Running]:
+    with serve(APP, "--no-access-log") as running:
+        yield running
+
+
+def url(server: Running, path: str = "/echo") -> str:
+    return f"ws://127.0.0.1:{server.port}{path}"
+
+
+#: (frames to send, the messages the echo app must send back, in order, and the pongs).
+BURST: list[bytes] = [
+    frame_bytes(TEXT, b"a"),
+    frame_bytes(BINARY, b""),
+    frame_bytes(TEXT, b""),
+    frame_bytes(BINARY, bytes(range(256)) * 2),  # 16-bit length
+    frame_bytes(PING, b"p1"),
+    frame_bytes(TEXT, "hé".encode()[:2], fin=False),  # a fragment ends inside the é
+    frame_bytes(PING, b"p2"),  # between fragments
+    frame_bytes(CONT, "hé".encode()[2:], fin=False),
+    frame_bytes(CONT, b"llo"),
+    frame_bytes(BINARY, b"\x00" * 70000),  # 64-bit length
+    frame_bytes(TEXT, "ünïcödé €".encode()),
+    frame_bytes(BINARY, b"z" * 125),  # the longest 7-bit length
+    frame_bytes(BINARY, b"y" * 126),  # the shortest 16-bit length
+]
+ECHOES: list[tuple[int, bytes]] = [
+    (TEXT, b"a"),
+    (BINARY, b""),
+    (TEXT, b""),
+    (BINARY, bytes(range(256)) * 2),
+    (TEXT, "héllo".encode()),
+    (BINARY, b"\x00" * 70000),
+    (TEXT, "ünïcödé €".encode()),
+    (BINARY, b"z" * 125),
+    (BINARY, b"y" * 126),
+]
+
+
+def read_echoes(raw: RawWebSocket, count: int) -> tuple[list[tuple[int, bytes]], list[bytes]]:
+    """``count`` data frames in order, and the pongs that came with them (in any position)."""
+    data: list[tuple[int, bytes]] = []
+    pongs: list[bytes] = []
+    while len(data) < count:
+        opcode, payload = raw.recv_frame()
+        if opcode == PONG:
+            pongs.append(payload)
+        else:
+            data.append((opcode, payload))
+    return data, pongs
+
+
+def send_in_chunks(raw: RawWebSocket, stream: bytes, sizes: list[int]) -> None:
+    raw.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    at = index = 0
+    while at < len(stream):
+        size = sizes[index % len(sizes)]
+        raw.conn.sock.sendall(stream[at : at + size])
+        at += size
+        index += 1
+
+
+def test_a_burst_in_one_write(server: Running) -> None:
+    raw = RawWebSocket(server.port)
+    raw.conn.send(b"".join(BURST))
+    data, pongs = read_echoes(raw, len(ECHOES))
+    assert data == ECHOES
+    assert pongs == [b"p1", b"p2"]
+    raw.close()
+
+
+@pytest.mark.parametrize(
+    "sizes", [[1], [2, 3, 5, 7, 11, 13], [9, 4, 1, 700, 1, 1, 65536]], ids=["1", "primes", "mixed"]
+)
+def test_a_burst_split_everywhere(server: Running, sizes: list[int]) -> None:
+    stream = b"".join(BURST)
+    if sizes == [1]:
+        stream = b"".join(BURST[:9])  # byte by byte, but without the 70 kB frame
+    raw = RawWebSocket(server.port)
+    send_in_chunks(raw, stream, sizes)
+    expected = ECHOES if sizes != [1] else ECHOES[:5]
+    data, pongs = read_echoes(raw, len(expected))
+    assert data == expected
+    assert pongs == [b"p1", b"p2"]
+    # And the connection carries on normally after it.
+    raw.send_frame(TEXT, b"after")
+    assert read_echoes(raw, 1)[0] == [(TEXT, b"after")]
+    raw.close()
+
+
+@pytest.mark.parametrize("compression", ["deflate", None])
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 1 << 20])
+def test_echo_every_length_encoding(server: Running, compression: Any, size: int) -> None:
+    payload = os.urandom(size)
+    text = ("é" * (size // 2 + 1))[: size // 2]
+    with connect(url(server), compression=compression, max_size=None) as ws:
+        ws.send(payload)
+        assert ws.recv() == payload
+        ws.send(text)
+        assert ws.recv() == text
+        ws.send([text, "", "!"])  # fragmented
+        assert ws.recv() == text + "!"
+
+
+@pytest.mark.parametrize("compression", ["deflate", None])
+def test_many_messages_in_flight_come_back_in_order(server: Running, compression: Any) -> None:
+    with connect(url(server), compression=compression) as ws:
+        for i in range(500):
+            ws.send(f"message {i}")
+        for i in range(500):
+            assert ws.recv() == f"message {i}"
+
+
+def test_data_frame_inside_a_fragmented_message_is_1002(server: Running) -> None:
+    raw = RawWebSocket(server.port, "/events")
+    raw.conn.send(frame_bytes(TEXT, b"one", fin=False) + frame_bytes(TEXT, b"two"))
+    assert raw.recv_close() == (1002, "expected a continuation frame")
+    assert raw.conn.is_closed()
+    raw.close()
+    server.wait_for_log("^APP: disconnect 1002 expected a continuation frame$")
+
+
+def test_reserved_bit_without_an_extension_is_1002(server: Running) -> None:
+    raw = RawWebSocket(server.port, "/events")
+    raw.send_frame(TEXT, b"ok")
+    assert raw.recv_frame() == (TEXT, b"ok")
+    raw.conn.send(frame_bytes(TEXT, b"compressed?", rsv=4) + frame_bytes(TEXT, b"more"))
+    assert raw.recv_close() == (1002, "reserved bits must be 0")
+    assert raw.conn.is_closed()
+    raw.close()
+
+
+def test_invalid_utf8_mid_burst_stops_there(server: Running) -> None:
+    """The close follows at once: the echo of "first" would come after it, so the app's
+    send fails (the peer is gone, as far as it is concerned) and nothing is sent."""
+    raw = RawWebSocket(server.port, "/events")
+    raw.conn.send(
+        frame_bytes(TEXT, b"first")
+        + frame_bytes(TEXT, b"\xed\xa0\x80")  # a UTF-16 surrogate: not UTF-8
+        + frame_bytes(TEXT, b"never")
+    )
+    assert raw.recv_frame() == (CLOSE, struct.pack("!H", 1007) + b"invalid UTF-8 at position 0")
+    assert raw.conn.is_closed()
+    raw.close()
+    with connect(url(server), compression=None) as ws:  # and the server carries on
+        ws.send("fine")
+        assert ws.recv() == "fine"
+
+
+def test_close_mid_burst_ends_the_session(server: Running) -> None:
+    raw = RawWebSocket(server.port, "/events")
+    raw.conn.send(
+        frame_bytes(CLOSE, struct.pack("!H", 4321) + b"done") + frame_bytes(TEXT, b"late")
+    )
+    assert raw.recv_close() == (4321, "done")
+    assert raw.conn.is_closed()
+    raw.close()
+    server.wait_for_log("^APP: disconnect 4321 done$")
+
+
+def test_max_size_without_compression() -> None:
+    with serve(APP, "--ws-max-size", "1024", "--no-access-log") as server:
+        raw = RawWebSocket(server.port, "/events")
+        raw.conn.send(frame_bytes(BINARY, b"x" * 1024))
+        assert raw.recv_frame() == (BINARY, b"x" * 1024)
+        raw.conn.send(frame_bytes(BINARY, b"x" * 1025))
+        assert raw.recv_close() == (1009, "frame with 1025 bytes exceeds limit of 1024 bytes")
+        assert raw.conn.is_closed()
+        raw.close()
+        server.wait_for_log("^APP: disconnect 1009 ")
+
+        # A header announcing a huge frame is refused before any of it arrives.
+        raw = RawWebSocket(server.port)
+        raw.conn.send(struct.pack("!BBQ", 0x82, 0x80 | 127, 1 << 40) + b"mask")
+        assert raw.recv_close()[0] == 1009
+        assert raw.conn.is_closed()
+        raw.close()
+
+        with connect(url(server), compression=None) as ws:
+            ws.send("ok")
+            assert ws.recv() == "ok"
+            ws.send(b"y" * 2000)
+            with pytest.raises(ConnectionClosed) as info:
+                ws.recv()
+            assert info.value.rcvd is not None and info.value.rcvd.code == 1009
+
+
+def test_large_message_arriving_slowly(server: Running) -> None:
+    """A frame longer than one read, in small pieces: reassembled, not lost or duplicated."""
+    payload = os.urandom(300_000)
+    raw = RawWebSocket(server.port)
+    send_in_chunks(raw, frame_bytes(BINARY, payload) + frame_bytes(TEXT, b"next"), [4096, 3])
+    assert read_echoes(raw, 2)[0] == [(BINARY, payload), (TEXT, b"next")]
+    raw.close()
+
+
+def test_server_frames_are_minimal_and_unmasked(server: Running) -> None:
+    raw = RawWebSocket(server.port)
+    for size in (0, 125, 126, 65535, 65536):
+        raw.send_frame(BINARY, b"b" * size)
+        first, second = raw.conn.read_exact(2)
+        assert first == 0x82
+        assert not second & 0x80
+        if size < 126:
+            assert second == size
+        elif size < 65536:
+            assert second == 126
+            assert struct.unpack("!H", raw.conn.read_exact(2))[0] == size
+        else:
+            assert second == 127
+            assert struct.unpack("!Q", raw.conn.read_exact(8))[0] == size
+        assert raw.conn.read_exact(size) == b"b" * size
+    raw.close()
