@@ -68,6 +68,17 @@ WS_SCENARIOS: dict[str, Scenario] = {
             env={"mode": "echo", "depth": str(DEPTH), "size": str(MESSAGE_SIZE)},
         ),
         Scenario(
+            "ws_pingpong",
+            f"WebSocket /ws: {MESSAGE_SIZE}-byte text messages echoed, one in flight per "
+            "connection (the next goes out when the echo returns); a request = one message "
+            "echoed, every echo checked",
+            "GET",
+            "/ws",
+            _PROBE,
+            tool="ws",
+            env={"mode": "echo", "depth": "1", "size": str(MESSAGE_SIZE)},
+        ),
+        Scenario(
             "ws_connect",
             "WebSocket /ws connection cycles: TCP connect, opening handshake, one message "
             "echoed, closing handshake, TCP close; a request = one cycle",

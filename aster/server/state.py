@@ -29,8 +29,10 @@ class ServerState:
         self.connections: set[Connection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.total_requests = 0
+        #: The server's loop, for connections to keep (``get_running_loop`` costs a getpid).
+        self.loop = asyncio.get_running_loop()
         #: Returned by every ASGI ``send`` that need not wait (one per loop, never changes).
-        self.done_future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.done_future: asyncio.Future[None] = self.loop.create_future()
         self.done_future.set_result(None)
         self.access_log = config.access_log and logging.getLogger("aster.access").isEnabledFor(
             logging.INFO

@@ -160,7 +160,7 @@ class HTTPCycle:
                     self.wire.send_continue(self)
             # Either more body is on its way, or it has all been delivered and
             # the next event is the disconnect (or the end of our response).
-            self.waiter = asyncio.get_running_loop().create_future()
+            self.waiter = self.wire.done.get_loop().create_future()
             await self.waiter
 
     # -- the ASGI send callable ---------------------------------------------------

@@ -49,7 +49,7 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
         self.config = config
         self.state = state
         self.app_state = app_state
-        self.loop = asyncio.get_running_loop()
+        self.loop = state.loop
         self.app = config.loaded_app
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport = None  # type: ignore[assignment]

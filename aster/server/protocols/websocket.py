@@ -127,7 +127,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.state = state
         self.transport = transport
         self.conn = conn
-        self.loop = asyncio.get_running_loop()
+        self.loop = state.loop
         self.done = state.done_future
         self.cycle: WebSocketCycle = None  # type: ignore[assignment]
         self._ws_state = HANDSHAKE

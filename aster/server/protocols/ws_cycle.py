@@ -92,7 +92,7 @@ class WebSocketCycle:
     def __init__(self, scope: dict[str, Any], wire: WSWire, max_queue: int) -> None:
         self.scope = scope
         self.wire = wire
-        self.loop = asyncio.get_running_loop()  # asking for it per message costs a getpid()
+        self.loop = wire.done.get_loop()  # get_running_loop() would cost a getpid() a call
         self.state = CONNECTING
         self.queue: collections.deque[Message] = collections.deque(({"type": "websocket.connect"},))
         self.max_queue = max_queue
