@@ -7,9 +7,10 @@ a :class:`~bench.wrk.WrkResult` whose "requests" are echoed messages or connecti
 cycles, so the table, the JSON and the chart are the other suites'.
 
 uvicorn runs with ``--ws websockets-sansio`` (its implementation on the same
-``websockets`` sans-I/O protocol, in uvicorn >= 0.35); both servers run with
-per-message compression off (the client never offers it) and, as in the other suites,
-one process on uvloop with access logs off.
+``websockets`` sans-I/O protocol, in uvicorn >= 0.35), and aster once more as
+``aster-wsproto`` (``--ws wsproto``), its other implementation; all run with per-message
+compression off (the client never offers it) and, as in the other suites, one process on
+uvloop with access logs off.
 """
 
 from __future__ import annotations
@@ -38,15 +39,23 @@ def _uvicorn_ws(app: str, host: str, port: int) -> list[str]:
     return [*SERVERS["uvicorn"].argv(app, host, port), "--ws", "websockets-sansio"]
 
 
+def _aster_wsproto(app: str, host: str, port: int) -> list[str]:
+    return [*SERVERS["aster"].argv(app, host, port), "--ws", "wsproto"]
+
+
 WS_SERVERS: dict[str, Server] = {
     "aster": SERVERS["aster"],
     "uvicorn": Server("uvicorn", "uvicorn", "uvicorn", _uvicorn_ws),
+    # aster's other implementation: the measurement behind "--ws auto" meaning websockets.
+    "aster-wsproto": Server("aster-wsproto", "wsproto", "wsproto", _aster_wsproto),
 }
 
 
 def ws_contenders(names: list[str]) -> list[Contender]:
     """The named servers that have a WebSocket contender (others are left out, silently:
-    ``--servers`` defaults to every HTTP server)."""
+    ``--servers`` defaults to every HTTP server); naming aster brings aster-wsproto too."""
+    if "aster" in names and "aster-wsproto" not in names:
+        names = [*names, "aster-wsproto"]
     return [Contender(n, WS_SERVERS[n], WS_APP) for n in names if n in WS_SERVERS]
 
 

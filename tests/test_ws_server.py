@@ -23,17 +23,35 @@ from websockets.sync.client import connect
 
 from aster.server.cli import parse_args
 from aster.server.config import Config, ConfigError
-from tests.support import RawConnection, serve
-from tests.ws_support import BINARY, CLOSE, PING, PONG, TEXT, RawWebSocket
+from tests.support import RawConnection
+from tests.ws_support import (
+    BINARY,
+    CLOSE,
+    PING,
+    PONG,
+    TEXT,
+    WS_IMPLS,
+    Impl,
+    RawWebSocket,
+    serve_ws,
+)
 
 APP = "tests.apps.ws_app:app"
+
+
+@pytest.fixture(scope="module", params=WS_IMPLS, autouse=True)
+def ws_impl(request: pytest.FixtureRequest) -> str:
+    """Every test here runs against each ``--ws`` implementation."""
+    Impl.name = request.param
+    return str(request.param)
+
 
 # -- the handshake -------------------------------------------------------------------
 
 
 def test_accept_with_subprotocol_and_headers() -> None:
     with (
-        serve(APP) as server,
+        serve_ws(APP) as server,
         connect(f"{url(server)}/echo?subprotocol=chat", subprotocols=["chat", "other"]) as ws,
     ):
         assert ws.response.status_code == 101
@@ -46,13 +64,13 @@ def test_accept_with_subprotocol_and_headers() -> None:
 
 
 def test_no_subprotocol_unless_the_app_picks_one() -> None:
-    with serve(APP) as server, connect(f"{url(server)}/echo", subprotocols=["chat"]) as ws:
+    with serve_ws(APP) as server, connect(f"{url(server)}/echo", subprotocols=["chat"]) as ws:
         assert ws.subprotocol is None
         assert "sec-websocket-protocol" not in ws.response.headers
 
 
 def test_close_before_accept_is_403() -> None:
-    with serve(APP) as server:
+    with serve_ws(APP) as server:
         with pytest.raises(InvalidStatus) as info:
             connect(f"{url(server)}/deny")
         assert info.value.response.status_code == 403
@@ -60,7 +78,7 @@ def test_close_before_accept_is_403() -> None:
 
 
 def test_denial_response_extension() -> None:
-    with serve(APP) as server:
+    with serve_ws(APP) as server:
         with pytest.raises(InvalidStatus) as info:
             connect(f"{url(server)}/denial")
         response = info.value.response
@@ -74,7 +92,7 @@ def test_denial_response_extension() -> None:
     ("path", "status"), [("/crash", 500), ("/noaccept", 500)], ids=["raises", "returns"]
 )
 def test_app_failing_before_accept_is_500(path: str, status: int) -> None:
-    with serve(APP) as server:
+    with serve_ws(APP) as server:
         with pytest.raises(InvalidStatus) as info:
             connect(f"{url(server)}{path}")
         assert info.value.response.status_code == status
@@ -85,14 +103,14 @@ def test_app_failing_before_accept_is_500(path: str, status: int) -> None:
 
 
 def test_app_failing_after_accept_closes_1011() -> None:
-    with serve(APP) as server, connect(f"{url(server)}/crash-open") as ws:
+    with serve_ws(APP) as server, connect(f"{url(server)}/crash-open") as ws:
         with pytest.raises(ConnectionClosed) as info:
             ws.recv()
         assert info.value.rcvd is not None and info.value.rcvd.code == 1011
 
 
 def test_invalid_handshake_is_refused_without_the_app() -> None:
-    with serve(APP) as server, RawConnection(server.port) as conn:
+    with serve_ws(APP) as server, RawConnection(server.port) as conn:
         conn.send(
             b"GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -105,7 +123,7 @@ def test_invalid_handshake_is_refused_without_the_app() -> None:
 
 def test_scope() -> None:
     with (
-        serve(APP, "--root-path", "/api") as server,
+        serve_ws(APP, "--root-path", "/api") as server,
         connect(
             f"{url(server)}/scope?a=1&b=%20",
             subprotocols=["one", "two"],
@@ -136,7 +154,7 @@ def test_scope() -> None:
 
 
 def test_scope_without_proxy_headers_is_plain_ws() -> None:
-    with serve(APP, "--no-proxy-headers") as server:
+    with serve_ws(APP, "--no-proxy-headers") as server:
         with connect(
             f"{url(server)}/scope", additional_headers={"X-Forwarded-Proto": "https"}
         ) as ws:
@@ -155,13 +173,13 @@ def test_wss_over_tls(tmp_path: Any) -> None:
     context = ssl.create_default_context()
     ca.configure_trust(context)
     with (
-        serve(APP, "--ssl-keyfile", both, "--ssl-certfile", both) as server,
+        serve_ws(APP, "--ssl-keyfile", both, "--ssl-certfile", both) as server,
         connect(f"wss://127.0.0.1:{server.port}/scope", ssl=context) as ws,
     ):
         scope = json.loads(ws.recv(timeout=5))
         assert scope["scheme"] == "wss"
     with (
-        serve(APP, "--ssl-keyfile", both, "--ssl-certfile", both) as server,
+        serve_ws(APP, "--ssl-keyfile", both, "--ssl-certfile", both) as server,
         connect(f"wss://127.0.0.1:{server.port}/echo", ssl=context) as ws,
     ):
         payload = os.urandom(200000)
@@ -170,7 +188,7 @@ def test_wss_over_tls(tmp_path: Any) -> None:
 
 
 def test_ws_none_serves_upgrades_as_http() -> None:
-    with serve(APP, "--ws", "none") as server:
+    with serve_ws(APP, "--ws", "none") as server:
         raw = RawWebSocket(server.port, "/echo")
         assert raw.status == 200
         assert b"content-length" in raw.head
@@ -181,7 +199,7 @@ def test_ws_none_serves_upgrades_as_http() -> None:
 
 
 def test_text_and_bytes_echo() -> None:
-    with serve(APP) as server, connect(f"{url(server)}/echo", max_size=None) as ws:
+    with serve_ws(APP) as server, connect(f"{url(server)}/echo", max_size=None) as ws:
         ws.send("héllo")
         assert ws.recv() == "héllo"
         ws.send(b"\x00\xffbytes")
@@ -194,7 +212,7 @@ def test_text_and_bytes_echo() -> None:
 
 
 def test_fragmented_message_over_raw_frames() -> None:
-    with serve(APP) as server:
+    with serve_ws(APP) as server:
         raw = RawWebSocket(server.port)
         raw.send_frame(TEXT, "hé".encode()[:2], fin=False)  # splits the é
         raw.send_frame(PING, b"mid")  # control frames may come between fragments
@@ -205,7 +223,7 @@ def test_fragmented_message_over_raw_frames() -> None:
 
 
 def test_client_close_code_and_reason_reach_the_app() -> None:
-    with serve(APP) as server:
+    with serve_ws(APP) as server:
         with connect(f"{url(server)}/events") as ws:
             ws.send("x")
             assert ws.recv() == "x"
@@ -214,7 +232,7 @@ def test_client_close_code_and_reason_reach_the_app() -> None:
 
 
 def test_server_close_code_and_reason_reach_the_client() -> None:
-    with serve(APP) as server, connect(f"{url(server)}/echo") as ws:
+    with serve_ws(APP) as server, connect(f"{url(server)}/echo") as ws:
         ws.send("close:4001:bye now")
         with pytest.raises(ConnectionClosed) as info:
             ws.recv()
@@ -225,7 +243,7 @@ def test_server_close_code_and_reason_reach_the_client() -> None:
 
 
 def test_abrupt_disconnect_is_1006() -> None:
-    with serve(APP) as server:
+    with serve_ws(APP) as server:
         raw = RawWebSocket(server.port, "/events")
         raw.send_frame(TEXT, b"hi")
         assert raw.recv_frame() == (TEXT, b"hi")
@@ -248,7 +266,7 @@ def test_abrupt_disconnect_is_1006() -> None:
     ids=["unmasked", "bad-opcode", "invalid-utf8", "invalid-utf8-close-reason", "long-ping"],
 )
 def test_protocol_errors_close_with_the_right_code(frame: dict[str, Any], code: int) -> None:
-    with serve(APP) as server:
+    with serve_ws(APP) as server:
         raw = RawWebSocket(server.port, "/events")
         raw.send_frame(frame["opcode"], frame["payload"], mask=frame.get("mask", True))
         assert raw.recv_close()[0] == code
@@ -258,7 +276,7 @@ def test_protocol_errors_close_with_the_right_code(frame: dict[str, Any], code: 
 
 
 def test_invalid_utf8_across_fragments_is_1007() -> None:
-    with serve(APP) as server:
+    with serve_ws(APP) as server:
         raw = RawWebSocket(server.port)
         raw.send_frame(TEXT, b"ok", fin=False)
         raw.send_frame(0x0, b"\xc3")  # a truncated two-byte sequence
@@ -267,7 +285,7 @@ def test_invalid_utf8_across_fragments_is_1007() -> None:
 
 
 def test_max_size_closes_with_1009() -> None:
-    with serve(APP, "--ws-max-size", "1024") as server, connect(f"{url(server)}/events") as ws:
+    with serve_ws(APP, "--ws-max-size", "1024") as server, connect(f"{url(server)}/events") as ws:
         ws.send(b"x" * 1024)
         assert ws.recv() == b"x" * 1024
         ws.send(b"x" * 1025)
@@ -278,7 +296,7 @@ def test_max_size_closes_with_1009() -> None:
 
 
 def test_max_size_counts_the_whole_fragmented_message() -> None:
-    with serve(APP, "--ws-max-size", "1000") as server:
+    with serve_ws(APP, "--ws-max-size", "1000") as server:
         raw = RawWebSocket(server.port)
         raw.send_frame(BINARY, b"a" * 600, fin=False)
         raw.send_frame(0x0, b"a" * 600)
@@ -288,7 +306,7 @@ def test_max_size_counts_the_whole_fragmented_message() -> None:
 
 def test_backpressure_stops_reading_and_bounds_memory() -> None:
     """An app that reads slowly: the server stops reading, the client's sends block."""
-    with serve(APP, "--ws-max-queue", "4", "--no-ws-per-message-deflate") as server:
+    with serve_ws(APP, "--ws-max-queue", "4", "--no-ws-per-message-deflate") as server:
         # The app starts reading after 8 s: ample time for the sends to block, even on a
         # loaded machine (the client gives up after 2 s without progress).
         raw = RawWebSocket(server.port, "/slow?wait=8")
@@ -314,7 +332,7 @@ def test_backpressure_stops_reading_and_bounds_memory() -> None:
 
 def test_ping_flood_from_a_peer_that_never_reads_is_bounded() -> None:
     """Pongs pile up unread: the server stops reading rather than buffer them all."""
-    with serve(APP) as server:
+    with serve_ws(APP) as server:
         raw = RawWebSocket(server.port)
         rss_before = rss_kib(server.process.pid)
         ping = bytes((0x80 | PING, 0x80 | 125)) + b"\0" * 4 + b"p" * 125  # zero mask
@@ -335,7 +353,7 @@ def test_ping_flood_from_a_peer_that_never_reads_is_bounded() -> None:
 
 
 def test_permessage_deflate_is_negotiated_by_default() -> None:
-    with serve(APP) as server, connect(f"{url(server)}/echo") as ws:
+    with serve_ws(APP) as server, connect(f"{url(server)}/echo") as ws:
         extensions = ws.response.headers["sec-websocket-extensions"]
         assert extensions.startswith("permessage-deflate")
         text = "compressible " * 10000
@@ -347,14 +365,14 @@ def test_permessage_deflate_is_negotiated_by_default() -> None:
     "flags", [("--ws-per-message-deflate", "false"), ("--no-ws-per-message-deflate",)]
 )
 def test_permessage_deflate_can_be_disabled(flags: tuple[str, ...]) -> None:
-    with serve(APP, *flags) as server, connect(f"{url(server)}/echo") as ws:
+    with serve_ws(APP, *flags) as server, connect(f"{url(server)}/echo") as ws:
         assert "sec-websocket-extensions" not in ws.response.headers
         ws.send("plain")
         assert ws.recv() == "plain"
 
 
 def test_raw_deflate_offer_gets_a_response_header() -> None:
-    with serve(APP) as server:
+    with serve_ws(APP) as server:
         raw = RawWebSocket(server.port, extra=b"Sec-WebSocket-Extensions: permessage-deflate\r\n")
         assert raw.status == 101
         assert b"sec-websocket-extensions: permessage-deflate" in raw.head.lower()
@@ -366,7 +384,7 @@ def test_raw_deflate_offer_gets_a_response_header() -> None:
 
 def test_pings_keep_an_answering_peer_alive() -> None:
     args = ("--ws-ping-interval", "0.5", "--ws-ping-timeout", "0.5")
-    with serve(APP, *args) as server:
+    with serve_ws(APP, *args) as server:
         raw = RawWebSocket(server.port)
         pings = 0
         deadline = time.monotonic() + 3.0
@@ -384,7 +402,7 @@ def test_pings_keep_an_answering_peer_alive() -> None:
 
 def test_dead_peer_is_closed() -> None:
     args = ("--ws-ping-interval", "0.5", "--ws-ping-timeout", "0.5")
-    with serve(APP, *args) as server:
+    with serve_ws(APP, *args) as server:
         raw = RawWebSocket(server.port, "/events")
         started = time.monotonic()
         assert raw.recv_frame()[0] == PING  # and never answered
@@ -396,7 +414,7 @@ def test_dead_peer_is_closed() -> None:
 
 
 def test_client_pings_are_answered() -> None:
-    with serve(APP) as server, connect(f"{url(server)}/echo") as ws:
+    with serve_ws(APP) as server, connect(f"{url(server)}/echo") as ws:
         latency = ws.ping(b"abc").wait(5)
         assert latency
 
@@ -405,7 +423,7 @@ def test_client_pings_are_answered() -> None:
 
 
 def test_graceful_shutdown_closes_with_1012() -> None:
-    with serve(APP) as server:
+    with serve_ws(APP) as server:
         with connect(f"{url(server)}/events") as ws:
             ws.send("x")
             assert ws.recv() == "x"
@@ -425,7 +443,7 @@ def test_a_thousand_concurrent_connections_echo() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 3 * count:  # the server process inherits the raised limit
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4 * count), hard))
-    with serve(APP, "--no-access-log") as server:
+    with serve_ws(APP, "--no-access-log") as server:
 
         async def one(index: int, ready: asyncio.Event, opened: list[int]) -> None:
             async with async_connect(f"{url(server)}/echo", open_timeout=30) as ws:
@@ -492,8 +510,9 @@ def test_config_validation() -> None:
     assert Config("m:app").ws_impl == "websockets"
     assert Config("m:app", ws="websockets-sansio").ws_impl == "websockets"
     assert Config("m:app", ws="none").ws_impl is None
+    assert Config("m:app", ws="wsproto").ws_impl == "wsproto"
     with pytest.raises(ConfigError, match="--ws must be one of"):
-        Config("m:app", ws="wsproto")
+        Config("m:app", ws="h11")
     with pytest.raises(ConfigError, match="--ws-max-queue"):
         Config("m:app", ws_max_queue=0)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import os
 import struct
+from typing import Any
 
-from tests.support import RawConnection
+from tests.support import RawConnection, serve
 
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 CONT = 0x0
@@ -85,3 +86,18 @@ class RawWebSocket:
 
 def close_payload(code: int, reason: str = "") -> bytes:
     return struct.pack("!H", code) + reason.encode()
+
+
+#: The WebSocket implementations the socket-level tests run against (``--ws``).
+WS_IMPLS = ("websockets", "wsproto")
+
+
+class Impl:
+    """The implementation the running module's tests use; set by each module's fixture."""
+
+    name = "websockets"
+
+
+def serve_ws(app: str, *args: str, **kwargs: Any) -> Any:
+    """``serve()`` with ``--ws`` set to the implementation under test."""
+    return serve(app, "--ws", Impl.name, *args, **kwargs)

@@ -12,6 +12,7 @@ import ssl
 from typing import Any
 
 from .. import __version__
+from .config import WS_KINDS
 
 
 def _number(text: str, kind: type[int] | type[float]) -> Any:
@@ -195,9 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     ws = run.add_argument_group("WebSockets")
     ws.add_argument(
         "--ws",
-        choices=("auto", "none", "websockets", "websockets-sansio"),
+        choices=WS_KINDS,
         default="auto",
-        help="WebSocket implementation; none serves upgrade requests as plain HTTP",
+        help="WebSocket implementation (auto: websockets, the faster); "
+        "none serves upgrade requests as plain HTTP",
     )
     ws.add_argument(
         "--ws-max-size",

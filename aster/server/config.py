@@ -42,8 +42,13 @@ LOG_LEVELS = {
 LIFESPAN_MODES = ("auto", "on", "off")
 LOOP_KINDS = ("auto", "uvloop", "asyncio")
 INTERFACES = ("auto", "asgi3", "asgi2")
-#: ``--ws`` values: "websockets-sansio" is uvicorn's name for the implementation we have.
-WS_KINDS = ("auto", "none", "websockets", "websockets-sansio")
+#: ``--ws`` values: "websockets-sansio" is uvicorn's name for our ``websockets`` implementation.
+WS_KINDS = ("auto", "none", "websockets", "websockets-sansio", "wsproto")
+#: The module that frames WebSocket connections for each implementation.
+WS_MODULES = {
+    "websockets": "aster.server.protocols.websocket",
+    "wsproto": "aster.server.protocols.ws_wsproto",
+}
 
 LOGGING_CONFIG: dict[str, Any] = {
     "version": 1,
@@ -220,9 +225,13 @@ class Config:
         self.trusted_proxies = TrustedProxies(self.forwarded_allow_ips)
 
     def _resolve_ws(self) -> str | None:
-        """``auto`` means ``websockets`` if installed; naming it explicitly requires it."""
+        """``auto`` means ``websockets`` if installed; naming one explicitly requires it."""
         if self.ws == "none":
             return None
+        if self.ws == "wsproto":
+            if importlib.util.find_spec("wsproto") is None:
+                raise ConfigError("--ws wsproto was asked for, but wsproto is not installed")
+            return "wsproto"
         if importlib.util.find_spec("websockets") is None:
             if self.ws == "auto":
                 return None
@@ -277,7 +286,7 @@ class Config:
             self.ssl_context = self._make_ssl_context()
         if self.ws_impl is not None:
             # Imported now rather than in the middle of the first handshake.
-            importlib.import_module("aster.server.protocols.websocket")
+            importlib.import_module(WS_MODULES[self.ws_impl])
         app = load_app(self.app, factory=self.factory, app_dir=self.app_dir)
         self.loaded_app = adapt_interface(app, self.interface)
 

@@ -232,7 +232,10 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
 
     def _switch_to_websocket(self, data: bytes, exc: httptools.HttpParserUpgrade) -> None:
         """Hand the transport, the request and the bytes after its head to the WebSocket side."""
-        from .websocket import upgrade
+        if self.config.ws_impl == "wsproto":
+            from .ws_wsproto import upgrade
+        else:
+            from .websocket import upgrade
 
         rest = data[exc.args[0] :] if exc.args and isinstance(exc.args[0], int) else b""
         cycle = self._pending.pop()

@@ -1,42 +1,28 @@
-"""WebSocket connections (RFC 6455) over an HTTP/1.1 Upgrade, on ``websockets``' sans-I/O protocol.
+"""WebSocket framing with ``websockets``' sans-I/O protocol: the default implementation.
 
 :class:`~.http1.HTTP1Protocol` parses the upgrade request as it parses any
 other and then calls :func:`upgrade`, which checks the handshake (see
 :mod:`.ws_handshake`) and hands the transport to a :class:`WebSocketProtocol`.
-From there ``websockets.server.ServerProtocol`` does the framing (masking in
-C, permessage-deflate, close codes, limits) and this module does the I/O, the
-timers and the bookkeeping; what the app sees is the business of
-:class:`~.ws_cycle.WebSocketCycle`.
+``websockets.server.ServerProtocol`` does the framing (masking in C,
+permessage-deflate, close codes, limits); :class:`~.ws_connection.WebSocketConnection`
+does the I/O, the timers and the bookkeeping.
 
 One shortcut, for speed: on a connection without extensions, the common
 frames (final, masked text and binary ones, whole in what was read) are
 unmasked here and the messages the app sends are framed here, both a few
 lines; everything else still goes through ``websockets``, a whole frame at a
-time.  Messages sent in one turn of the event loop go out in one write.
-
-The connection moves through these states (``_ws_state``), and one deadline
-(``_deadline``, checked by the server's tick) serves every timer::
-
-    HANDSHAKE --accept--> OPEN --close sent--> CLOSING --peer's close/timeout--> CLOSED
-        +--denied (HTTP response)--------------------------------------------> CLOSED
-
-    HANDSHAKE: no deadline (the app decides; bytes that arrive are held back);
-    OPEN:      PING (time to ping), then PONG (the peer must answer by then);
-    CLOSING:   CLOSE (the peer must complete the closing handshake by then).
+time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
 import struct
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from websockets.exceptions import InvalidHandshake, InvalidState, ProtocolError
 from websockets.frames import Opcode
-from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 try:
@@ -44,27 +30,12 @@ try:
 except ImportError:  # pragma: no cover - websockets built without its C extension
     from websockets.utils import apply_mask
 
-from ..logs import escape
-from .ws_cycle import ABNORMAL_CLOSURE, WebSocketCycle
-from .ws_handshake import accept_response, denial_response, negotiate, refusal
+from .ws_connection import CLOSING, OPEN, WebSocketConnection
+from .ws_handshake import accept_response, negotiate, refusal
 
 if TYPE_CHECKING:
     from ..config import Config
     from ..state import ServerState
-
-logger = logging.getLogger("aster.error")
-access_logger = logging.getLogger("aster.access")
-
-HANDSHAKE, OPEN, CLOSING, CLOSED = 0, 1, 2, 3
-NONE, PING, PONG, CLOSE = 0, 1, 2, 3
-INFINITY = float("inf")
-
-#: How long the peer has to answer our close frame before the socket is closed anyway.
-CLOSE_TIMEOUT = 10.0
-#: Bytes a client may send before the handshake completes (it should send none).
-EARLY_DATA_LIMIT = 65536
-#: Bytes of outgoing messages held for one write at the end of the loop turn, at most.
-FLUSH_THRESHOLD = 65536
 
 _TEXT, _BINARY, _CONT, _PONG, _CLOSE = (
     Opcode.TEXT,
@@ -73,7 +44,6 @@ _TEXT, _BINARY, _CONT, _PONG, _CLOSE = (
     Opcode.PONG,
     Opcode.CLOSE,
 )
-_OPEN_STATE = State.OPEN
 #: First byte of a final, uncompressed text or binary frame: FIN set, RSV clear.
 _FIN_TEXT, _FIN_BINARY = 0x81, 0x82
 _pack_medium = struct.Struct("!BBH").pack
@@ -100,7 +70,7 @@ def upgrade(
         transport.close()
         return
     protocol = WebSocketProtocol(config, state, transport, conn, read_paused)
-    protocol.start(scope, accept_key, extensions_header, rest)
+    protocol.start_handshake(scope, accept_key, extensions_header, rest)
 
 
 def frame_header(first: int, length: int) -> bytes:
@@ -112,8 +82,8 @@ def frame_header(first: int, length: int) -> bytes:
     return _pack_long(first, 127, length)
 
 
-class WebSocketProtocol(asyncio.Protocol):
-    """One WebSocket connection: ``websockets`` frames it, :class:`WebSocketCycle` runs the app."""
+class WebSocketProtocol(WebSocketConnection):
+    """One WebSocket connection framed by ``websockets``' ``ServerProtocol``."""
 
     def __init__(
         self,
@@ -123,22 +93,10 @@ class WebSocketProtocol(asyncio.Protocol):
         conn: ServerProtocol,
         read_paused: bool,
     ) -> None:
-        self.config = config
-        self.state = state
-        self.transport = transport
+        super().__init__(config, state, transport, read_paused)
         self.conn = conn
-        self.loop = state.loop
-        self.done = state.done_future
-        self.cycle: WebSocketCycle = None  # type: ignore[assignment]
-        self._ws_state = HANDSHAKE
         self._accept_key = ""
         self._extensions_header: str | None = None
-        self._early: list[bytes] = []  # bytes received before the handshake completed
-        self._early_size = 0
-        self._read_paused = read_paused
-        self._app_paused = False  # the app's queue is full
-        self._write_paused = False
-        self._drain: asyncio.Future[None] | None = None
         # The fast path (see _receive_plain): only without extensions, whose frames it
         # does not know.
         self._plain = not conn.extensions
@@ -146,89 +104,39 @@ class WebSocketProtocol(asyncio.Protocol):
         self._max_plain = limit if limit is not None else 1 << 62
         self._rx = b""  # the start of a frame header, held until the rest arrives
         self._slow_remaining = 0  # bytes still due of a frame handed to websockets
-        self._out: list[bytes] = []  # frames of the fast path, not yet written
-        self._unflushed = 0  # bytes of messages queued but not yet written
-        self._stopping = False
-        self._failed = False
         # The message being reassembled from fragments.
         self._fragments: list[bytes] = []
         self._fragment_text = False
-        self._ping_interval = config.ws_ping_interval or 0.0
-        self._ping_timeout = config.ws_ping_timeout or 0.0
-        self._ping_payload = b""
-        self._deadline = INFINITY
-        self._deadline_reason = NONE
 
-    def start(
+    def start_handshake(
         self, scope: dict[str, Any], accept_key: str, extensions_header: str | None, rest: bytes
     ) -> None:
-        """Take the transport over and start the app with ``websocket.connect`` queued."""
         self._accept_key = accept_key
         self._extensions_header = extensions_header
-        self.transport.set_protocol(self)
-        self.state.connections.add(self)
-        self._update_reading()  # HTTP/1.1 may have paused it; we want to see the peer leave
-        if rest:
-            self.data_received(rest)
-        self.cycle = cycle = WebSocketCycle(scope, self, self.config.ws_max_queue)
-        cycle.task = task = self.loop.create_task(
-            cycle.run(self.config.loaded_app, self.state.tasks)
-        )  # type: ignore[arg-type]
-        self.state.tasks.add(task)
-        if self.transport.is_closing():  # the early data was over the limit
-            cycle.lose_connection(ABNORMAL_CLOSURE)
+        self.start(scope, rest)
 
-    # -- asyncio.Protocol ---------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # pragma: no cover
-        """Never called: the transport arrives through :func:`upgrade`."""
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._ws_state = CLOSED
-        self._deadline = INFINITY
-        self.state.connections.discard(self)
-        if self.cycle is not None:
-            self.cycle.lose_connection(ABNORMAL_CLOSURE)
-        drain = self._drain
-        if drain is not None and not drain.done():
-            drain.set_result(None)
-
-    def eof_received(self) -> bool | None:
-        # The peer went away without a close frame (or after ours): close our side as well.
-        return None
-
-    def data_received(self, data: bytes) -> None:
-        state = self._ws_state
-        if state == OPEN and self._plain:
-            self._receive_plain(data)
-        elif state in (OPEN, CLOSING):
-            if self._rx:
-                data = self._rx + data
-                self._rx = b""
-            self._receive_frames(data)
-        elif state == HANDSHAKE:
-            # A client must wait for the 101; hold what it sent early, within reason.
-            self._early.append(data)
-            self._early_size += len(data)
-            if self._early_size > EARLY_DATA_LIMIT:
-                self._ws_state = CLOSED
-                self.transport.close()
-
-    def pause_writing(self) -> None:
-        # A peer that sends (pings, say) but never reads must not grow our write buffer.
-        self._write_paused = True
-        self._update_reading()
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        self._update_reading()
-        drain = self._drain
-        if drain is not None:
-            self._drain = None
-            if not drain.done():
-                drain.set_result(None)
+    def _handshake_response(self, subprotocol: str | None, headers: Iterable[Any]) -> bytes:
+        return accept_response(
+            self.state.default_headers,
+            self._accept_key,
+            self._extensions_header,
+            subprotocol,
+            headers,
+        )
 
     # -- frames from the peer -------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self._ws_state == OPEN and self._plain:
+            self._receive_plain(data)
+        else:
+            super().data_received(data)
+
+    def _receive(self, data: bytes) -> None:
+        if self._rx:
+            data = self._rx + data
+            self._rx = b""
+        self._receive_frames(data)
 
     def _receive_plain(self, data: bytes) -> None:
         """Take complete, final, masked text and binary frames straight off ``data``.
@@ -282,7 +190,7 @@ class WebSocketProtocol(asyncio.Protocol):
                 and not self._fragments
             ):
                 payload = apply_mask(data[start:end], data[start - 4 : start])
-                self._message(payload, first == _FIN_TEXT)
+                self._message_bytes(payload, first == _FIN_TEXT)
                 at = end
                 continue
             if end > size:
@@ -307,7 +215,7 @@ class WebSocketProtocol(asyncio.Protocol):
             opcode = frame.opcode
             if opcode is _TEXT or opcode is _BINARY:
                 if frame.fin:
-                    self._message(frame.data, opcode is _TEXT)
+                    self._message_bytes(frame.data, opcode is _TEXT)
                 else:
                     self._fragments = [frame.data]
                     self._fragment_text = opcode is _TEXT
@@ -316,15 +224,13 @@ class WebSocketProtocol(asyncio.Protocol):
                 if frame.fin:
                     data = b"".join(self._fragments)
                     self._fragments = []
-                    self._message(data, self._fragment_text)
+                    self._message_bytes(data, self._fragment_text)
             elif opcode is _PONG:
-                if self._deadline_reason == PONG and frame.data == self._ping_payload:
-                    self._schedule_ping()
+                self._pong_received(frame.data)
             elif opcode is _CLOSE:
                 received = conn.close_rcvd
                 assert received is not None
-                self._ws_state = CLOSING
-                self.cycle.lose_connection(received.code, received.reason)
+                self._peer_closed(received.code, received.reason)
             # Pings need nothing from us: the protocol queued the pong already.
             if self._failed:
                 break
@@ -332,78 +238,37 @@ class WebSocketProtocol(asyncio.Protocol):
             self._fail_reported()
         self._flush()
 
-    def _message(self, data: bytes, text: bool) -> None:
+    def _message_bytes(self, data: bytes, text: bool) -> None:
         if text:
             try:
-                self.cycle.feed(data.decode())
+                decoded = data.decode()
             except UnicodeDecodeError as exc:
                 self.conn.fail(1007, f"invalid UTF-8 at position {exc.start}")
                 self._fail_reported()
                 self._flush()
+                return
+            self.cycle.feed(decoded)
         else:
             self.cycle.feed(data if type(data) is bytes else bytes(data))
 
     def _fail_reported(self) -> None:
         """The protocol failed the connection (1002, 1007, 1009...): tell the app which."""
-        self._failed = True
-        self._ws_state = CLOSING
         sent = self.conn.close_sent
         if sent is not None:
-            logger.debug("WebSocket from %s failed: %d %s", self._client(), sent.code, sent.reason)
-            self.cycle.lose_connection(sent.code, sent.reason)
+            self._failed_with(sent.code, sent.reason)
         else:
-            self.cycle.lose_connection(ABNORMAL_CLOSURE)
+            self._failed_with(1006, "")
 
-    def _flush(self) -> None:
-        """Write what the protocol produced; its end-of-stream marker means: close the socket."""
-        self._unflushed = 0
+    def _take_writes(self) -> list[bytes]:
         writes = self.conn.data_to_send()
-        out = self._out
-        if out:
-            # Ours first: whatever websockets queued meanwhile (a pong, a close) may follow.
-            self._out = []
-            writes = out + writes if writes else out
-        elif not writes:
-            return
-        eof = not writes[-1]
-        if eof:
+        if writes and not writes[-1]:  # websockets' end-of-stream marker
+            self._eof = True
             writes = [chunk for chunk in writes if chunk]
-        if self._ws_state != CLOSED:
-            if len(writes) == 1:
-                self.transport.write(writes[0])
-            elif writes:
-                self.transport.writelines(writes)
-            if eof:
-                self._ws_state = CLOSED
-                self._deadline = INFINITY
-                self.transport.close()
+        return writes
 
-    # -- the WSWire interface used by WebSocketCycle -----------------------------------
+    # -- frames to the peer -------------------------------------------------------------
 
-    def accept(self, subprotocol: str | None, headers: Iterable[Any]) -> None:
-        response = accept_response(
-            self.state.default_headers,
-            self._accept_key,
-            self._extensions_header,
-            subprotocol,
-            headers,
-        )
-        if self._ws_state != HANDSHAKE:
-            return
-        self.transport.write(response)
-        self._ws_state = OPEN
-        self._log(101)
-        self._schedule_ping()
-        early = self._early
-        self._early = []
-        for chunk in early:
-            self.data_received(chunk)
-        if self._stopping and self._ws_state == OPEN:
-            self._shutdown_close()
-
-    def send_data(self, data: str | bytes) -> asyncio.Future[None] | None:
-        if self._ws_state != OPEN:
-            return None  # a close is under way: the cycle will hear of it
+    def _encode_message(self, data: str | bytes) -> bool:
         if self._plain:
             if type(data) is str:
                 data = data.encode()
@@ -419,144 +284,26 @@ class WebSocketProtocol(asyncio.Protocol):
                 self._out.append(frame_header(first, length) + data)
             else:
                 self._out += (frame_header(first, length), data)
-        else:
-            try:
-                if type(data) is str:
-                    self.conn.send_text(data.encode())
-                else:
-                    self.conn.send_binary(data)
-            except InvalidState:
-                return None
-        # Messages sent in one turn of the loop (an app answering a burst, a broadcast)
-        # go out in one write: a system call per message costs more than framing it.
-        unflushed = self._unflushed
-        self._unflushed = unflushed + len(data) + 14
-        if unflushed == 0:
-            self.loop.call_soon(self._flush_sends)
-        elif self._unflushed > FLUSH_THRESHOLD:
-            self._flush()
-        if self._write_paused:
-            if self._drain is None:
-                self._drain = self.loop.create_future()
-            return self._drain
-        return None
+            return True
+        try:
+            if type(data) is str:
+                self.conn.send_text(data.encode())
+            else:
+                self.conn.send_binary(data)
+        except InvalidState:
+            return False
+        return True
 
-    def _flush_sends(self) -> None:
-        if self._unflushed:
-            self._flush()
-
-    def close(self, code: int, reason: str) -> None:
-        if self._ws_state != OPEN:
-            return
+    def _encode_close(self, code: int, reason: str) -> None:
         try:
             self.conn.send_close(code, reason)
         except ProtocolError as exc:
             raise RuntimeError(
                 f"ASGI: invalid WebSocket close {code!r} {reason!r}: {exc}"
             ) from None
-        self._closing()
 
-    def respond(self, status: int, headers: Iterable[Any], body: bytes) -> None:
-        if self._ws_state != HANDSHAKE:
-            return
-        self.transport.write(denial_response(status, self.state.default_headers, headers, body))
-        self._log(status)
-        self._ws_state = CLOSED
-        self.transport.close()
+    def _encode_ping(self, payload: bytes) -> None:
+        self.conn.send_ping(payload)
 
-    def abort(self) -> None:
-        self._ws_state = CLOSED
-        self.transport.abort()
-
-    def pause_reading(self) -> None:
-        self._app_paused = True
-        self._update_reading()
-
-    def resume_reading(self) -> None:
-        self._app_paused = False
-        self._update_reading()
-
-    def _update_reading(self) -> None:
-        """Read unless the app's queue or our write buffer is full (always while closing)."""
-        state = self._ws_state
-        if state == CLOSED:
-            return
-        want = state == CLOSING or not (self._app_paused or self._write_paused)
-        if want and self._read_paused:
-            self._read_paused = False
-            self.transport.resume_reading()
-        elif not want and not self._read_paused:
-            self._read_paused = True
-            self.transport.pause_reading()
-
-    def _closing(self) -> None:
-        """Our close frame is out: wait (reading) for the peer's, for up to CLOSE_TIMEOUT."""
-        self._ws_state = CLOSING
-        self._flush()
-        if self._ws_state == CLOSING:
-            self._deadline = self.loop.time() + CLOSE_TIMEOUT
-            self._deadline_reason = CLOSE
-            self._update_reading()  # the reply must get through, however full the queue is
-
-    # -- keepalive, timeouts and shutdown -------------------------------------------------
-
-    def _schedule_ping(self) -> None:
-        if self._ping_interval > 0:
-            self._deadline = self.loop.time() + self._ping_interval
-            self._deadline_reason = PING
-        else:
-            self._deadline = INFINITY
-            self._deadline_reason = NONE
-
-    def check_deadline(self, now: float) -> None:
-        """Called by the server tick: ping, give up on a silent peer, or end a stalled close."""
-        if now < self._deadline:
-            return
-        reason = self._deadline_reason
-        if reason == PING and self._ws_state == OPEN:
-            self._ping_payload = os.urandom(4)
-            self.conn.send_ping(self._ping_payload)
-            self._flush()
-            if self._ping_timeout > 0:
-                self._deadline = now + self._ping_timeout
-                self._deadline_reason = PONG
-            else:
-                self._schedule_ping()
-        elif reason == PONG and self._ws_state == OPEN:
-            logger.debug("WebSocket from %s: no pong in time, closing", self._client())
-            self.conn.fail(1011, "keepalive ping timeout")
-            self._failed = True
-            self._ws_state = CLOSING
-            self.cycle.lose_connection(ABNORMAL_CLOSURE, "keepalive ping timeout")
-            self._flush()
-        else:
-            self._deadline = INFINITY
-            if self._ws_state != CLOSED:
-                self._ws_state = CLOSED
-                self.transport.close()
-
-    def shutdown(self) -> None:
-        """The server is stopping: close open sessions with 1012 (Service Restart)."""
-        self._stopping = True
-        if self._ws_state == OPEN:
-            self._shutdown_close()
-
-    def _shutdown_close(self) -> None:
-        self.conn.send_close(1012, "")
-        self.cycle.lose_connection(1012, "")
-        self._closing()
-
-    # -- helpers ------------------------------------------------------------------------
-
-    def _client(self) -> str:
-        client = self.cycle.scope.get("client") if self.cycle else None
-        return f"{client[0]}:{client[1]}" if client else "-"
-
-    def _log(self, status: int) -> None:
-        if self.state.access_log:
-            scope = self.cycle.scope
-            target = scope["raw_path"]
-            if scope["query_string"]:
-                target += b"?" + scope["query_string"]
-            shown = "[accepted]" if status == 101 else str(status)
-            access_logger.info('%s - "WebSocket %s" %s', self._client(), escape(target), shown)
+    def _encode_failure(self, code: int, reason: str) -> None:
+        self.conn.fail(code, reason)

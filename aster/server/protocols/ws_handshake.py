@@ -71,18 +71,24 @@ def negotiate(
     # Validates the key and version, and negotiates the extensions; the subprotocol is
     # left to the app (websockets selects none when it is offered none).
     accept_key, extensions_header, _ = conn.process_request(request)
-    scope = dict(http_scope)
-    del scope["method"]
-    scope["type"] = "websocket"
-    scope["scheme"] = "wss" if scope["scheme"] in ("https", "wss") else "ws"
-    scope["subprotocols"] = [
+    subprotocols = [
         token.strip()
         for value in headers.get_all("Sec-WebSocket-Protocol")
         for token in value.split(",")
         if token.strip()
     ]
+    return conn, websocket_scope(http_scope, subprotocols), accept_key, extensions_header
+
+
+def websocket_scope(http_scope: dict[str, Any], subprotocols: list[str]) -> dict[str, Any]:
+    """The ASGI ``websocket`` scope of the upgrade request ``http_scope`` describes."""
+    scope = dict(http_scope)
+    del scope["method"]
+    scope["type"] = "websocket"
+    scope["scheme"] = "wss" if scope["scheme"] in ("https", "wss") else "ws"
+    scope["subprotocols"] = subprotocols
     scope["extensions"] = {"websocket.http.response": {}}
-    return conn, scope, accept_key, extensions_header
+    return scope
 
 
 def refusal(exc: Exception, default_headers: bytes) -> bytes:
