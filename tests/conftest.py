@@ -2,3 +2,15 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pytest
+
+from tests.ws_support import WS_IMPLS, Impl
+
+
+@pytest.fixture(scope="module", params=WS_IMPLS)
+def ws_impl(request: pytest.FixtureRequest) -> str:
+    """The ``--ws`` implementation under test; a module that uses it (``pytestmark``) runs
+    every test against each one."""
+    Impl.name = request.param
+    return str(request.param)

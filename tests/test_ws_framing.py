@@ -32,8 +32,6 @@ from tests.ws_support import (
     PING,
     PONG,
     TEXT,
-    WS_IMPLS,
-    Impl,
     RawWebSocket,
     frame_bytes,
     serve_ws,
@@ -41,12 +39,8 @@ from tests.ws_support import (
 
 APP = "tests.apps.ws_app:app"
 
-
-@pytest.fixture(scope="module", params=WS_IMPLS, autouse=True)
-def ws_impl(request: pytest.FixtureRequest) -> str:
-    """Every test here runs against each ``--ws`` implementation."""
-    Impl.name = request.param
-    return str(request.param)
+#: Every test here runs against each ``--ws`` implementation.
+pytestmark = pytest.mark.usefixtures("ws_impl")
 
 
 @pytest.fixture(scope="module")

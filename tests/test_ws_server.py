@@ -30,20 +30,14 @@ from tests.ws_support import (
     PING,
     PONG,
     TEXT,
-    WS_IMPLS,
-    Impl,
     RawWebSocket,
     serve_ws,
 )
 
 APP = "tests.apps.ws_app:app"
 
-
-@pytest.fixture(scope="module", params=WS_IMPLS, autouse=True)
-def ws_impl(request: pytest.FixtureRequest) -> str:
-    """Every test here runs against each ``--ws`` implementation."""
-    Impl.name = request.param
-    return str(request.param)
+#: Every test here runs against each ``--ws`` implementation.
+pytestmark = pytest.mark.usefixtures("ws_impl")
 
 
 # -- the handshake -------------------------------------------------------------------

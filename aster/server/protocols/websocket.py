@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from websockets.exceptions import InvalidHandshake, InvalidState, ProtocolError
@@ -31,7 +30,7 @@ except ImportError:  # pragma: no cover - websockets built without its C extensi
     from websockets.utils import apply_mask
 
 from .ws_connection import CLOSING, OPEN, WebSocketConnection
-from .ws_handshake import accept_response, negotiate, refusal
+from .ws_handshake import negotiate, refusal
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -70,7 +69,7 @@ def upgrade(
         transport.close()
         return
     protocol = WebSocketProtocol(config, state, transport, conn, read_paused)
-    protocol.start_handshake(scope, accept_key, extensions_header, rest)
+    protocol.start(scope, accept_key, extensions_header, rest)
 
 
 def frame_header(first: int, length: int) -> bytes:
@@ -95,8 +94,6 @@ class WebSocketProtocol(WebSocketConnection):
     ) -> None:
         super().__init__(config, state, transport, read_paused)
         self.conn = conn
-        self._accept_key = ""
-        self._extensions_header: str | None = None
         # The fast path (see _receive_plain): only without extensions, whose frames it
         # does not know.
         self._plain = not conn.extensions
@@ -107,22 +104,6 @@ class WebSocketProtocol(WebSocketConnection):
         # The message being reassembled from fragments.
         self._fragments: list[bytes] = []
         self._fragment_text = False
-
-    def start_handshake(
-        self, scope: dict[str, Any], accept_key: str, extensions_header: str | None, rest: bytes
-    ) -> None:
-        self._accept_key = accept_key
-        self._extensions_header = extensions_header
-        self.start(scope, rest)
-
-    def _handshake_response(self, subprotocol: str | None, headers: Iterable[Any]) -> bytes:
-        return accept_response(
-            self.state.default_headers,
-            self._accept_key,
-            self._extensions_header,
-            subprotocol,
-            headers,
-        )
 
     # -- frames from the peer -------------------------------------------------------
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..logs import escape
 from .ws_cycle import ABNORMAL_CLOSURE, WebSocketCycle
-from .ws_handshake import denial_response
+from .ws_handshake import accept_response, denial_response
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -53,8 +53,8 @@ FLUSH_THRESHOLD = 65536
 
 
 class WebSocketConnection(asyncio.Protocol):
-    """One WebSocket connection; subclasses supply the framing (the ``_encode_*`` methods,
-    ``_receive`` and ``_handshake_response``)."""
+    """One WebSocket connection; subclasses supply the framing (``_receive`` and the
+    ``_encode_*`` methods)."""
 
     def __init__(
         self, config: Config, state: ServerState, transport: asyncio.Transport, read_paused: bool
@@ -66,6 +66,8 @@ class WebSocketConnection(asyncio.Protocol):
         self.done = state.done_future
         self.cycle: WebSocketCycle = None  # type: ignore[assignment]
         self._ws_state = HANDSHAKE
+        self._accept_key = ""  # for the 101: Sec-WebSocket-Accept
+        self._extensions_header: str | None = None  # and Sec-WebSocket-Extensions
         self._early: list[bytes] = []  # bytes received before the handshake completed
         self._early_size = 0
         self._read_paused = read_paused
@@ -83,8 +85,16 @@ class WebSocketConnection(asyncio.Protocol):
         self._deadline = INFINITY
         self._deadline_reason = NONE
 
-    def start(self, scope: dict[str, Any], rest: bytes) -> None:
-        """Take the transport over and start the app with ``websocket.connect`` queued."""
+    def start(
+        self, scope: dict[str, Any], accept_key: str, extensions_header: str | None, rest: bytes
+    ) -> None:
+        """Take the transport over and start the app with ``websocket.connect`` queued.
+
+        ``accept_key`` and ``extensions_header`` are what the handshake agreed on,
+        for the 101 if the app accepts; ``rest`` is what followed the request.
+        """
+        self._accept_key = accept_key
+        self._extensions_header = extensions_header
         self.transport.set_protocol(self)
         self.state.connections.add(self)
         self._update_reading()  # HTTP/1.1 may have paused it; we want to see the peer leave
@@ -99,10 +109,6 @@ class WebSocketConnection(asyncio.Protocol):
             cycle.lose_connection(ABNORMAL_CLOSURE)
 
     # -- what a subclass provides ----------------------------------------------------
-
-    def _handshake_response(self, subprotocol: str | None, headers: Iterable[Any]) -> bytes:
-        """The 101 response; raises ``RuntimeError`` for headers the app should not send."""
-        raise NotImplementedError
 
     def _receive(self, data: bytes) -> None:
         """Bytes from the peer while OPEN or CLOSING: frames to messages, pongs, closes."""
@@ -217,7 +223,13 @@ class WebSocketConnection(asyncio.Protocol):
     # -- the WSWire interface used by WebSocketCycle -----------------------------------
 
     def accept(self, subprotocol: str | None, headers: Iterable[Any]) -> None:
-        response = self._handshake_response(subprotocol, headers)
+        response = accept_response(
+            self.state.default_headers,
+            self._accept_key,
+            self._extensions_header,
+            subprotocol,
+            headers,
+        )
         if self._ws_state != HANDSHAKE:
             return
         self.transport.write(response)

@@ -92,7 +92,7 @@ def websocket_scope(http_scope: dict[str, Any], subprotocols: list[str]) -> dict
 
 
 def refusal(exc: Exception, default_headers: bytes) -> bytes:
-    """The response to a request that is not a valid handshake; the app never sees it."""
+    """The response to a request ``websockets`` found not to be a valid handshake."""
     if isinstance(exc, InvalidMethod):
         status, extra = 405, b"allow: GET\r\n"
     elif isinstance(exc, InvalidProtocol):
@@ -101,6 +101,11 @@ def refusal(exc: Exception, default_headers: bytes) -> bytes:
         status, extra = 426, b"upgrade: websocket\r\n"
     else:
         status, extra = 400, b""
+    return refusal_response(status, extra, exc, default_headers)
+
+
+def refusal_response(status: int, extra: bytes, exc: Exception, default_headers: bytes) -> bytes:
+    """A plain-text error in place of the handshake; the app never sees the request."""
     logger.debug("Refused a WebSocket handshake: %s", exc)
     detail = f"Failed to open a WebSocket connection: {exc}.\n"
     return error_response(status, detail, default_headers + extra)

@@ -35,10 +35,9 @@ from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.handshake import H11Handshake, server_extensions_handshake
 from wsproto.utilities import RemoteProtocolError, generate_accept_token
 
-from .h1_framing import error_response
 from .ws_connection import WebSocketConnection
 from .ws_cycle import ABNORMAL_CLOSURE
-from .ws_handshake import accept_response, logger, websocket_scope
+from .ws_handshake import refusal_response, websocket_scope
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -78,9 +77,7 @@ def upgrade(
     scope = websocket_scope(http_scope, list(request.subprotocols))
     conn = Connection(ConnectionType.SERVER, extensions=extensions)
     protocol = WSProtoProtocol(config, state, transport, conn, read_paused)
-    protocol.start_handshake(
-        scope, generate_accept_token(key).decode("ascii"), extensions_header, rest
-    )
+    protocol.start(scope, generate_accept_token(key).decode("ascii"), extensions_header, rest)
 
 
 def _checked_request(http_scope: dict[str, Any]) -> Request:
@@ -121,9 +118,7 @@ def _refusal(exc: RemoteProtocolError, method: str, default_headers: bytes) -> b
         status, extra = 426, b"sec-websocket-version: 13\r\n"
     else:
         status, extra = 400, b""
-    logger.debug("Refused a WebSocket handshake: %s", exc)
-    detail = f"Failed to open a WebSocket connection: {exc}.\n"
-    return error_response(status, detail, default_headers + extra)
+    return refusal_response(status, extra, exc, default_headers)
 
 
 class WSProtoProtocol(WebSocketConnection):
@@ -140,26 +135,8 @@ class WSProtoProtocol(WebSocketConnection):
         super().__init__(config, state, transport, read_paused)
         self.conn = conn
         self._max_size = config.ws_max_size
-        self._accept_key = ""
-        self._extensions_header: str | None = None
         self._parts: list[Any] = []  # the message being received, as wsproto yields it
         self._size = 0
-
-    def start_handshake(
-        self, scope: dict[str, Any], accept_key: str, extensions_header: str | None, rest: bytes
-    ) -> None:
-        self._accept_key = accept_key
-        self._extensions_header = extensions_header
-        self.start(scope, rest)
-
-    def _handshake_response(self, subprotocol: str | None, headers: Iterable[Any]) -> bytes:
-        return accept_response(
-            self.state.default_headers,
-            self._accept_key,
-            self._extensions_header,
-            subprotocol,
-            headers,
-        )
 
     # -- frames from the peer -------------------------------------------------------
 
