@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("websockets")
 
@@ -275,4 +277,61 @@ def test_server_frames_are_minimal_and_unmasked(server: Running) -> None:
             assert second == 127
             assert struct.unpack("!Q", raw.conn.read_exact(8))[0] == size
         assert raw.conn.read_exact(size) == b"b" * size
+    raw.close()
+
+
+# -- any stream, cut anywhere ------------------------------------------------------------
+
+message_strategy = st.one_of(
+    st.tuples(st.just(TEXT), st.text(max_size=300).map(str.encode)),
+    st.tuples(st.just(BINARY), st.binary(max_size=300)),
+    st.tuples(st.just(BINARY), st.integers(65500, 70000).map(lambda n: b"\x5a" * n)),
+)
+
+
+@st.composite
+def streams(draw: Any) -> tuple[bytes, list[tuple[int, bytes]], list[bytes]]:
+    """Frames for a few messages (some fragmented, with pings between), their echoes, pings."""
+    frames: list[bytes] = []
+    echoes: list[tuple[int, bytes]] = []
+    pings: list[bytes] = []
+    for opcode, payload in draw(st.lists(message_strategy, min_size=1, max_size=6)):
+        echoes.append((opcode, payload))
+        pieces = draw(st.integers(1, 3))
+        cut_at = st.integers(0, len(payload))
+        cuts = sorted(draw(st.lists(cut_at, min_size=pieces - 1, max_size=pieces - 1)))
+        bounds = [0, *cuts, len(payload)]
+        for index in range(pieces):
+            piece = payload[bounds[index] : bounds[index + 1]]
+            first = opcode if index == 0 else CONT
+            frames.append(frame_bytes(first, piece, fin=index == pieces - 1))
+            if draw(st.booleans()):
+                ping = f"p{len(pings)}".encode()
+                pings.append(ping)
+                frames.append(frame_bytes(PING, ping))
+    return b"".join(frames), echoes, pings
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(stream=streams(), data=st.data())
+def test_any_stream_cut_anywhere_is_echoed_exactly(server: Running, stream: Any, data: Any) -> None:
+    """Valid frames, fragments and pings, delivered in arbitrary pieces, come back whole
+    and in order: the split between our parser and the library's loses nothing."""
+    wire, echoes, pings = stream
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, max(1, len(wire) - 1)), max_size=12))))
+    raw = RawWebSocket(server.port)
+    raw.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    at = 0
+    for cut in [*cuts, len(wire)]:
+        raw.conn.sock.sendall(wire[at:cut])
+        at = cut
+    got, pongs = read_echoes(raw, len(echoes))
+    assert got == echoes
+    while len(pongs) < len(pings):  # pongs may trail the last echo
+        opcode, payload = raw.recv_frame()
+        assert opcode == PONG
+        pongs.append(payload)
+    assert pongs == pings
     raw.close()
