@@ -130,7 +130,7 @@ def _meta(
     for c in contenders:
         if c.framework:
             versions[c.framework] = c.framework_version()
-    versions |= {c.server.name: c.server.version() for c in contenders}
+    versions |= {c.server.distribution: c.server.version() for c in contenders}
     if any(c.framework for c in contenders):
         versions["pydantic"] = distribution_version("pydantic")
     if suite.tool == "ws":
