@@ -208,6 +208,25 @@ def headers_from_scope(scope: MutableMapping[str, Any]) -> Headers:
     return headers
 
 
+def set_raw_header(raw: list[tuple[bytes, bytes]], name: bytes, value: bytes | None) -> None:
+    """Give ``name`` (lowercase) exactly one ``value``, in the first occurrence's place (others
+    are dropped), or remove it altogether for ``None``: the edit middlewares make to a
+    response's raw headers."""
+    found = -1
+    for index in range(len(raw) - 1, -1, -1):
+        if raw[index][0] == name:
+            if found != -1:
+                del raw[found]
+            found = index
+    if value is None:
+        if found != -1:
+            del raw[found]
+    elif found == -1:
+        raw.append((name, value))
+    else:
+        raw[found] = (name, value)
+
+
 class MutableHeaders(Headers):
     """Headers that edit the underlying raw list in place (e.g. a response's or a scope's)."""
 
@@ -215,19 +234,7 @@ class MutableHeaders(Headers):
 
     def __setitem__(self, key: str, value: str) -> None:
         """Set ``key`` to ``value``: the first occurrence is replaced, any others removed."""
-        name = key.lower().encode("latin-1")
-        entry = (name, value.encode("latin-1"))
-        raw = self._list
-        found = -1
-        for index in range(len(raw) - 1, -1, -1):
-            if raw[index][0] == name:
-                if found != -1:
-                    del raw[found]
-                found = index
-        if found == -1:
-            raw.append(entry)
-        else:
-            raw[found] = entry
+        set_raw_header(self._list, key.lower().encode("latin-1"), value.encode("latin-1"))
 
     def __delitem__(self, key: str) -> None:
         name = key.lower().encode("latin-1")

@@ -23,7 +23,7 @@ import re
 from collections.abc import Collection
 from functools import partial
 
-from ..datastructures import Headers
+from ..datastructures import Headers, set_raw_header
 from ..responses import PlainTextResponse, Response
 from ..types import ASGIApp, Message, Receive, Scope, Send
 from .errors import ERROR_RESPONSE_HOOKS_KEY
@@ -42,25 +42,11 @@ _PREFLIGHT_VARY = (
 RawHeaders = list[tuple[bytes, bytes]]
 
 
-def _set_header(raw: RawHeaders, name: bytes, value: bytes) -> None:
-    """Set ``name`` (lowercase) to one value: the first occurrence is replaced, others dropped."""
-    found = -1
-    for index in range(len(raw) - 1, -1, -1):
-        if raw[index][0] == name:
-            if found != -1:
-                del raw[found]
-            found = index
-    if found == -1:
-        raw.append((name, value))
-    else:
-        raw[found] = (name, value)
-
-
 def _add_vary(raw: RawHeaders, token: bytes) -> None:
     """Append ``token`` to ``Vary``, merging any existing Vary headers into one."""
     values = [value for name, value in raw if name == b"vary"]
     values.append(token)
-    _set_header(raw, b"vary", b", ".join(values))
+    set_raw_header(raw, b"vary", b", ".join(values))
 
 
 def _encode(headers: dict[str, str]) -> RawHeaders:
@@ -207,11 +193,11 @@ class CORSMiddleware:
         raw = list(message.get("headers", ()))
         if origin is not None:
             for name, value in self._simple_raw:
-                _set_header(raw, name, value)
+                set_raw_header(raw, name, value)
             if self._echo_any_origin or (
                 not self.allow_all_origins and self.is_allowed_origin(origin.decode("latin-1"))
             ):
-                _set_header(raw, b"access-control-allow-origin", origin)
+                set_raw_header(raw, b"access-control-allow-origin", origin)
         _add_vary(raw, b"Origin")
         return {**message, "headers": raw}
 

@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Iterable
 
 from ..concurrency import run_in_threadpool
+from ..datastructures import set_raw_header
 from ..types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["DEFAULT_EXCLUDED_CONTENT_TYPES", "GZipMiddleware", "GZipResponder", "IdentityResponder"]
@@ -58,23 +59,6 @@ def _is_excluded(content_type: bytes, excluded: frozenset[str]) -> bool:
     if media_type in excluded or media_type.partition("/")[0] + "/*" in excluded:
         return True
     return media_type.startswith("application/grpc+") and "application/grpc" in excluded
-
-
-def _set_header(raw: RawHeaders, name: bytes, value: bytes | None) -> None:
-    """Give ``name`` exactly one ``value`` (in the first one's place), or remove it for None."""
-    found = -1
-    for index in range(len(raw) - 1, -1, -1):
-        if raw[index][0] == name:
-            if found != -1:
-                del raw[found]
-            found = index
-    if value is None:
-        if found != -1:
-            del raw[found]
-    elif found == -1:
-        raw.append((name, value))
-    else:
-        raw[found] = (name, value)
 
 
 class IdentityResponder:
@@ -154,15 +138,15 @@ class IdentityResponder:
         raw = list(start.get("headers", ()))
         vary = [value for name, value in raw if name == b"vary"]
         vary.append(b"Accept-Encoding")
-        _set_header(raw, b"vary", b", ".join(vary))
+        set_raw_header(raw, b"vary", b", ".join(vary))
         if self.content_encoding is not None:
             body = await self.apply_compression(body, more_body=more_body)
             message = {**message, "body": body}
-            _set_header(raw, b"content-encoding", self.content_encoding)
+            set_raw_header(raw, b"content-encoding", self.content_encoding)
             if more_body or start.get("trailers", False):
-                _set_header(raw, b"content-length", None)
+                set_raw_header(raw, b"content-length", None)
             else:
-                _set_header(raw, b"content-length", b"%d" % len(body))
+                set_raw_header(raw, b"content-length", b"%d" % len(body))
         await self.send({**start, "headers": raw})
         await self.send(message)
 
