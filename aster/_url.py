@@ -28,8 +28,8 @@ _HOST = re.compile(
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
-def _host_authority(host_header: str) -> str | None:
-    """The ``host[:port]`` to trust from a Host header, or None if it is malformed."""
+def host_match(host_header: str) -> re.Match[str] | None:
+    """A Host header split into ``host``, ``ipv6`` and ``port``, or None if it is malformed."""
     match = _HOST.fullmatch(host_header)
     if match is None:
         return None
@@ -39,6 +39,14 @@ def _host_authority(host_header: str) -> str | None:
             ipaddress.IPv6Address(ipv6)
         except ValueError:
             return None
+    return match
+
+
+def _host_authority(host_header: str) -> str | None:
+    """The ``host[:port]`` to trust from a Host header, or None if it is malformed."""
+    match = host_match(host_header)
+    if match is None:
+        return None
     port = match["port"]
     if port is not None:
         digits = port.lstrip("0")

@@ -11,10 +11,9 @@ malformed or unknown Host gets 400 ``Invalid host header``, except that with
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 
-from .._url import _HOST
+from .._url import host_match
 from ..datastructures import URL
 from ..responses import PlainTextResponse, RedirectResponse, Response
 from ..types import ASGIApp, Receive, Scope, Send
@@ -28,15 +27,9 @@ def _host_name(value: bytes | None) -> str | None:
     """The lowercased host of a Host header value (IPv6 keeps its brackets), None if invalid."""
     if value is None:
         return None
-    match = _HOST.fullmatch(value.decode("latin-1"))
+    match = host_match(value.decode("latin-1"))
     if match is None:
         return None
-    ipv6 = match["ipv6"]
-    if ipv6 is not None:
-        try:
-            ipaddress.IPv6Address(ipv6)
-        except ValueError:
-            return None
     return match["host"].lower()  # type: ignore[no-any-return]
 
 
