@@ -526,12 +526,18 @@ async def _aclose(iterator: Any) -> None:
             pass
 
 
-@deprecated(
-    "UJSONResponse is deprecated, FastAPI now serializes data directly to JSON "
+#: FastAPI's deprecation of the third-party JSON response classes, after their name.
+_JSON_CLASS_DEPRECATED = (
+    " is deprecated, FastAPI now serializes data directly to JSON "
     "bytes via Pydantic when a return type or response model is set, which is "
     "faster and doesn't need a custom response class. Read more in the FastAPI "
     "docs: https://fastapi.tiangolo.com/advanced/custom-response/#orjson-or-response-model "
-    "and https://fastapi.tiangolo.com/tutorial/response-model/",
+    "and https://fastapi.tiangolo.com/tutorial/response-model/"
+)
+
+
+@deprecated(
+    "UJSONResponse" + _JSON_CLASS_DEPRECATED,
     category=FastAPIDeprecationWarning,
     stacklevel=2,
 )
@@ -545,11 +551,7 @@ class UJSONResponse(JSONResponse):
 
 
 @deprecated(
-    "ORJSONResponse is deprecated, FastAPI now serializes data directly to JSON "
-    "bytes via Pydantic when a return type or response model is set, which is "
-    "faster and doesn't need a custom response class. Read more in the FastAPI "
-    "docs: https://fastapi.tiangolo.com/advanced/custom-response/#orjson-or-response-model "
-    "and https://fastapi.tiangolo.com/tutorial/response-model/",
+    "ORJSONResponse" + _JSON_CLASS_DEPRECATED,
     category=FastAPIDeprecationWarning,
     stacklevel=2,
 )
@@ -586,12 +588,10 @@ from ._fileresponse import FileResponse, MalformedRangeHeader, RangeNotSatisfiab
 
 
 def __getattr__(name: str) -> Any:
-    # FastAPI's module also offers EventSourceResponse; it lives with the SSE support.
+    # FastAPI's module also offers EventSourceResponse; it lives with the SSE support,
+    # which imports this module (hence not imported at the top).
     if name == "EventSourceResponse":
-        try:
-            from .sse import EventSourceResponse
-        except ImportError:  # SSE support not there yet
-            pass
-        else:
-            return EventSourceResponse
+        from .sse import EventSourceResponse
+
+        return EventSourceResponse
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
