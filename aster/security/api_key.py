@@ -40,11 +40,7 @@ class APIKeyBase(SecurityBase):
 
     def check_api_key(self, api_key: str | None) -> str | None:
         """The key, or ``None``/the error when it is missing or empty."""
-        if not api_key:
-            if self.auto_error:
-                raise self.make_not_authenticated_error()
-            return None
-        return api_key
+        return self._present_or_not_authenticated(api_key)
 
 
 class _APIKeyAt(APIKeyBase):

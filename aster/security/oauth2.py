@@ -104,12 +104,7 @@ class OAuth2(SecurityBase):
         )
 
     async def __call__(self, request: HTTPConnection) -> str | None:
-        authorization = request.headers.get("Authorization")
-        if not authorization:
-            if self.auto_error:
-                raise self.make_not_authenticated_error()
-            return None
-        return authorization
+        return self._present_or_not_authenticated(request.headers.get("Authorization"))
 
     def _bearer_token(self, request: HTTPConnection) -> str | None:
         """The token of an ``Authorization: Bearer <token>`` header (may be ``""``)."""

@@ -40,9 +40,4 @@ class OpenIdConnect(SecurityBase):
         )
 
     async def __call__(self, request: HTTPConnection) -> str | None:
-        authorization = request.headers.get("Authorization")
-        if not authorization:
-            if self.auto_error:
-                raise self.make_not_authenticated_error()
-            return None
-        return authorization
+        return self._present_or_not_authenticated(request.headers.get("Authorization"))
