@@ -166,11 +166,6 @@ class RequestValidationError(ValidationException):
 class WebSocketRequestValidationError(ValidationException):
     """A WebSocket's handshake parameters did not validate."""
 
-    def __init__(
-        self, errors: Sequence[Any], *, endpoint_ctx: EndpointContext | None = None
-    ) -> None:
-        super().__init__(errors, endpoint_ctx=endpoint_ctx)
-
 
 class ResponseValidationError(ValidationException):
     """The endpoint's return value did not match its response model (a server bug)."""
