@@ -242,7 +242,12 @@ def curl(*args: str) -> tuple[int, dict[str, str], bytes]:
         capture_output=True,
         check=True,
     )
-    rest = done.stdout
+    return parse_curl_head(done.stdout)
+
+
+def parse_curl_head(raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Split curl's ``-D`` output: (status, headers of the last response, what follows)."""
+    rest = raw
     while True:  # skip interim responses, and redirects that -L followed
         head, _, rest = rest.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")

@@ -25,6 +25,7 @@ from tests.test_docs_browser import (
     live_response,
     load,
     press,
+    redoc_headings,
     screenshot,
     texts,
     try_it_out,
@@ -150,13 +151,7 @@ def test_swagger_ui_try_it_out_lists_the_live_notes(
 
 
 def test_redoc_renders_the_demo_offline(driver: Any, server: Running, tmp_path: Path) -> None:
-    load(driver, f"{server.url}/redoc")
-    wait_for(
-        driver,
-        lambda c: set(SUMMARIES) <= set(texts(c.find_elements(By.CSS_SELECTOR, "h2"))),
-        "ReDoc's operation headings",
-    )
-    headings = [text for text in texts(driver.find_elements(By.CSS_SELECTOR, "h2")) if text]
+    headings = redoc_headings(driver, f"{server.url}/redoc", SUMMARIES)
     expected: list[str] = []
     for tag, _, _, summary in OPERATIONS:
         if tag not in expected:

@@ -123,6 +123,17 @@ def texts(elements: list[WebElement]) -> list[str]:
     return [element.text.strip() for element in elements]
 
 
+def redoc_headings(chrome: Any, url: str, summaries: list[str]) -> list[str]:
+    """Load ReDoc at ``url``, wait until it shows every operation; its non-empty h2 texts."""
+    load(chrome, url)
+    wait_for(
+        chrome,
+        lambda c: set(summaries) <= set(texts(c.find_elements(By.CSS_SELECTOR, "h2"))),
+        "ReDoc's operation headings",
+    )
+    return [text for text in texts(chrome.find_elements(By.CSS_SELECTOR, "h2")) if text]
+
+
 def console_errors(chrome: Any) -> list[str]:
     """The page's console errors (chromium's own ``chrome://`` resources are not the page's)."""
     return [
@@ -259,13 +270,7 @@ def test_swagger_ui_posts_a_json_body(driver: Any, server: Running, tmp_path: Pa
 
 
 def test_redoc_renders_offline(driver: Any, server: Running, tmp_path: Path) -> None:
-    load(driver, f"{server.url}/redoc")
-    wait_for(
-        driver,
-        lambda c: set(SUMMARIES) <= set(texts(c.find_elements(By.CSS_SELECTOR, "h2"))),
-        "ReDoc's operation headings",
-    )
-    headings = [text for text in texts(driver.find_elements(By.CSS_SELECTOR, "h2")) if text]
+    headings = redoc_headings(driver, f"{server.url}/redoc", SUMMARIES)
     assert headings == ["items", *SUMMARIES]  # the tag, then its operations
     assert driver.find_element(By.CSS_SELECTOR, "h1").text == "Docs Demo (1.2.3)"
     assert driver.title == "Docs Demo - ReDoc"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.support import CURL, Running, app_headers, curl, needs_curl, serve
+from tests.support import CURL, Running, app_headers, curl, needs_curl, parse_curl_head, serve
 
 pytestmark = needs_curl
 
@@ -46,21 +46,6 @@ def server() -> Iterator[Running]:
 def redirect_server() -> Iterator[Running]:
     with serve("tests.apps.fw_middleware:redirect_app") as running:
         yield running
-
-
-def parse_head(raw: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Split curl's ``-D -`` output: (status, headers of the last response, rest)."""
-    rest = raw
-    while True:  # skip interim responses (100 Continue for large uploads)
-        head, _, rest = rest.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        if not lines[0].split()[1].startswith("1"):
-            break
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(lines[0].split()[1]), headers, rest
 
 
 @dataclass
@@ -96,7 +81,7 @@ def curl_timed(*args: str) -> Timed:
         process.stdout.close()
         assert process.wait(10) == 0
         with open(head_file, "rb") as file:
-            status, headers, _ = parse_head(file.read())
+            status, headers, _ = parse_curl_head(file.read())
     return Timed(status, headers, body, reads)
 
 
