@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from . import params
+from ._starlette_exceptions import StarletteHTTPException as HTTPException
 from .api_router import APIRouter
 from .api_routing import APIRoute
 from .datastructures import Default, DefaultPlaceholder, State, URLPath
@@ -30,7 +31,6 @@ from .exceptions import (
     RequestValidationError,
     WebSocketRequestValidationError,
 )
-from .exceptions import StarletteHTTPException as HTTPException
 from .middleware import Middleware
 from .middleware.errors import ServerErrorMiddleware
 from .middleware.exceptions import (

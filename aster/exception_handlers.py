@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._starlette_exceptions import StarletteHTTPException as HTTPException
 from .encoders import jsonable_encoder
 from .exceptions import RequestValidationError, WebSocketRequestValidationError
-from .exceptions import StarletteHTTPException as HTTPException
 from .requests import Request
 from .responses import JSONResponse, Response
 

@@ -35,9 +35,9 @@ from ._routing_base import (
     get_route_path,
     replace_params,
 )
+from ._starlette_exceptions import StarletteHTTPException as HTTPException
 from .concurrency import is_async_callable, run_in_threadpool
 from .datastructures import URL, URLPath
-from .exceptions import StarletteHTTPException as HTTPException
 from .middleware import Middleware
 from .requests import Request
 from .responses import PlainTextResponse, RedirectResponse, Response

@@ -20,9 +20,9 @@ from email.utils import parsedate
 from typing import Union
 
 from ._routing_base import get_route_path
+from ._starlette_exceptions import StarletteHTTPException as HTTPException
 from .concurrency import run_in_threadpool
 from .datastructures import URL, Headers
-from .exceptions import StarletteHTTPException as HTTPException
 from .responses import FileResponse, RedirectResponse, Response
 from .types import Receive, Scope, Send
 from .websockets import WebSocketClose

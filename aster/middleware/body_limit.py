@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import StarletteHTTPException as HTTPException
+from .._starlette_exceptions import StarletteHTTPException as HTTPException
 from ..types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_SIZE_SCOPE_KEY = "starlette.max_body_size"
