@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any
 
+from ._response import PlainTextResponse
 from .convertors import CONVERTOR_TYPES, Convertor
 from .datastructures import URLPath
 from .middleware import Middleware
-from .responses import PlainTextResponse
 from .types import ASGIApp, Receive, Scope, Send
 
 

@@ -24,12 +24,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from . import routing, sse
+from ._response import Response
+from ._streaming_response import StreamingResponse
 from .background import BackgroundTasks
 from .concurrency import iterate_in_threadpool
 from .encoders import jsonable_encoder
 from .exceptions import ResponseValidationError
 from .fields import ModelField
-from .responses import Response, StreamingResponse
 
 __all__ = ["item_serializer", "stream_response"]
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from . import params, routing
 from ._form_limits import _validate_form_limits
+from ._response import JSONResponse, Response
 from .api_routing import (
     APIRoute,
     APIWebSocketRoute,
@@ -22,7 +23,6 @@ from .api_routing import (
 )
 from .datastructures import Default, DefaultPlaceholder
 from .exceptions import FastAPIError
-from .responses import JSONResponse, Response
 from .types import ASGIApp, DecoratedCallable, Lifespan
 from .utils import generate_unique_id, get_value_or_default
 

@@ -19,6 +19,7 @@ from enum import Enum, IntEnum
 from typing import Any
 
 from . import params, routing
+from ._response import JSONResponse, Response
 from .datastructures import Default, DefaultPlaceholder
 from .dependencies.body_field import get_body_field
 from .dependencies.models import Dependant
@@ -41,7 +42,6 @@ from .handlers import (
 )
 from .middleware.exceptions import SendTracker, handle_exception, wrap_app_handling_exceptions
 from .requests import Request
-from .responses import JSONResponse, Response
 from .sse import EventSourceResponse, ServerSentEvent
 from .types import ASGIApp, Receive, Scope, Send
 from .utils import generate_unique_id

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from . import params
+from ._response import JSONResponse, Response
 from ._starlette_exceptions import StarletteHTTPException as HTTPException
 from .api_router import APIRouter
 from .api_routing import APIRoute
@@ -40,7 +41,6 @@ from .middleware.exceptions import (
     handle_exception,
 )
 from .requests import Request
-from .responses import JSONResponse, Response
 from .routing import BaseRoute
 from .types import ASGIApp, DecoratedCallable, ExceptionHandler, Lifespan, Receive, Scope, Send
 from .utils import generate_unique_id

@@ -21,6 +21,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from . import params
+from ._response import JSONResponse, Response, json_response_from_bytes, plain_json
 from ._streaming import item_serializer, stream_response
 from .concurrency import run_in_threadpool
 from .datastructures import DefaultPlaceholder
@@ -42,7 +43,6 @@ from .exceptions import (
 )
 from .fields import ModelField, lenient_issubclass
 from .requests import Request, json_loads
-from .responses import JSONResponse, Response, json_response_from_bytes, plain_json
 from .sse import EventSourceResponse
 
 Undefined = params.Undefined

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._mounts import Host, Mount
+from ._response import PlainTextResponse, RedirectResponse, Response
 from ._routing_base import (
     PARAM_REGEX,
     BaseRoute,
@@ -40,7 +41,6 @@ from .concurrency import is_async_callable, run_in_threadpool
 from .datastructures import URL, URLPath
 from .middleware import Middleware
 from .requests import Request
-from .responses import PlainTextResponse, RedirectResponse, Response
 from .route_index import RouteIndex, RouteList
 from .sse import _PING_INTERVAL  # noqa: F401 (FastAPI's tests monkeypatch it here)
 from .types import ASGIApp, Lifespan, Receive, Scope, Send

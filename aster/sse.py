@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from .responses import StreamingResponse
+from ._streaming_response import StreamingResponse
 
 __all__ = [
     "KEEPALIVE_COMMENT",

@@ -26,13 +26,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from .. import params
+from .._response import Response
 from ..background import BackgroundTasks
 from ..concurrency import contextmanager_in_threadpool, run_in_threadpool
 from ..fields import (
     errors_with_loc,
 )
 from ..requests import Request
-from ..responses import Response
 from .body import BodyReader
 from .models import (
     Dependant,

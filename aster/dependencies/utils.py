@@ -28,6 +28,7 @@ from pydantic import AliasChoices, AliasPath, BaseModel
 from pydantic.fields import FieldInfo
 
 from .. import params
+from .._response import Response
 from ..background import BackgroundTasks
 from ..exceptions import DependencyScopeError
 from ..fields import (
@@ -43,7 +44,6 @@ from ..fields import (
     lenient_issubclass,
 )
 from ..requests import HTTPConnection, Request
-from ..responses import Response
 from .models import (
     Dependant,
     get_cache_key,

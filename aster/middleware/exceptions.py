@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._response import PlainTextResponse, Response
 from .._starlette_exceptions import StarletteHTTPException as HTTPException
 from .._starlette_exceptions import StarletteWebSocketException as WebSocketException
 from ..concurrency import is_async_callable, run_in_threadpool
 from ..requests import HTTPConnection, Request
-from ..responses import PlainTextResponse, Response
 from ..types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:

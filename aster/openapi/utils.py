@@ -16,13 +16,13 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, cast
 
+from .._response import JSONResponse, Response
 from ..datastructures import DefaultPlaceholder
 from ..dependencies.utils import get_flat_params
 from ..encoders import jsonable_encoder
 from ..exceptions import FastAPIDeprecationWarning
 from ..fields import ModelField, lenient_issubclass
 from ..handlers import is_body_allowed_for_status_code
-from ..responses import JSONResponse, Response
 from ..routing import BaseRoute
 from ..sse import _SSE_EVENT_SCHEMA
 from ..utils import deep_dict_update
