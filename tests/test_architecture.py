@@ -99,7 +99,6 @@ FASTAPI_LAYER = frozenset(
         "aster._json_libraries",
         "aster.sse",
         "aster.utils",
-        "aster.dependencies",
         "aster.dependencies.models",
         "aster.dependencies.utils",
         "aster.dependencies.body_field",
@@ -157,6 +156,7 @@ DYNAMIC_IMPORTS = {
     "aster": "lazy public names: `aster run` must not load the framework before the app",
     "aster.compat": "the alias finder loads aster's module for each fastapi/starlette name",
     "aster.status": "__getattr__ warns on Starlette's deprecated status-code names",
+    "aster._json_libraries": "imports ujson or orjson, optional libraries, on first use",
     "aster.server.config": "loads the user's app, and checks the --ws implementation exists",
 }
 
@@ -395,11 +395,7 @@ def graph() -> Graph:
 
 # --- the rules --------------------------------------------------------------------------------
 
-#: Rules the code does not follow yet; removed one by one as the modules are untangled.
-UNTANGLING = pytest.mark.xfail(strict=True, reason="issue 10: untangled in the next commits")
 
-
-@UNTANGLING
 def test_no_import_cycles(graph: Graph) -> None:
     cycles = find_cycles(graph)
     report = "\n".join(
@@ -422,7 +418,6 @@ def test_the_server_imports_nothing_from_the_framework(graph: Graph) -> None:
     assert not wrong, "the server must run any ASGI app without the framework:\n" + "\n".join(wrong)
 
 
-@UNTANGLING
 def test_every_module_has_a_layer(graph: Graph) -> None:
     unassigned = sorted(m for m in graph.modules if layer_of(m) == "unassigned")
     assert not unassigned, f"put these modules in a layer in {Path(__file__).name}: {unassigned}"
@@ -431,7 +426,6 @@ def test_every_module_has_a_layer(graph: Graph) -> None:
     assert not stale, f"listed in a layer but no such module: {stale}"
 
 
-@UNTANGLING
 def test_layers_import_downward(graph: Graph) -> None:
     wrong = []
     for edge in graph.edges:
@@ -448,7 +442,6 @@ def test_layers_import_downward(graph: Graph) -> None:
     assert not wrong, "imports against the layering:\n" + "\n".join(wrong)
 
 
-@UNTANGLING
 def test_nothing_imports_a_face(graph: Graph) -> None:
     wrong = [
         f"{edge.where(graph.modules)}: {edge.source} imports the face {edge.target}"
@@ -468,7 +461,6 @@ def test_the_framework_does_not_import_the_tooling(graph: Graph) -> None:
     assert not wrong, "\n".join(wrong)
 
 
-@UNTANGLING
 def test_dynamic_imports_are_the_listed_ones(graph: Graph) -> None:
     found = graph.dynamic
     unlisted = {m: lines for m, lines in found.items() if m not in DYNAMIC_IMPORTS}
