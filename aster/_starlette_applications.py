@@ -30,9 +30,18 @@ from .middleware.exceptions import (
     handle_exception,
 )
 from .requests import Request
-from .types import ASGIApp, DecoratedCallable, ExceptionHandler, Lifespan, Receive, Scope, Send
+from .types import (
+    AppType,
+    ASGIApp,
+    DecoratedCallable,
+    ExceptionHandler,
+    Lifespan,
+    Receive,
+    Scope,
+    Send,
+)
 
-__all__ = ["Starlette"]
+__all__ = ["AppType", "Starlette"]
 
 
 def _fuse(stack: ASGIApp, router: Any) -> tuple[Any, ...] | None:
