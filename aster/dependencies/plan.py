@@ -33,6 +33,7 @@ from ..fields import (
     errors_with_loc,
 )
 from ..requests import Request
+from ..security.oauth2 import SecurityScopes
 from .body import BodyReader
 from .models import (
     Dependant,
@@ -317,8 +318,6 @@ def _inject(
     if step.response_name:
         values[step.response_name] = response
     if step.scopes_name:
-        from ..security.oauth2 import SecurityScopes
-
         values[step.scopes_name] = SecurityScopes(scopes=list(step.oauth_scopes))
     return background
 
