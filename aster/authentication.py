@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec
 from urllib.parse import urlencode
 
+from ._response import RedirectResponse
+from ._starlette_exceptions import StarletteHTTPException as HTTPException
 from .concurrency import is_async_callable
-from .exceptions import StarletteHTTPException as HTTPException
 from .requests import HTTPConnection, Request
-from .responses import RedirectResponse
 from .websockets import WebSocket
 
 __all__ = [

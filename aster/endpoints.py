@@ -20,10 +20,10 @@ from collections.abc import Callable, Generator
 from typing import Any, Literal
 
 from . import status
+from ._response import PlainTextResponse, Response
+from ._starlette_exceptions import StarletteHTTPException as HTTPException
 from .concurrency import is_async_callable, run_in_threadpool
-from .exceptions import StarletteHTTPException as HTTPException
 from .requests import Request
-from .responses import PlainTextResponse, Response
 from .types import Message, Receive, Scope, Send
 from .websockets import WebSocket
 

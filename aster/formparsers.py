@@ -28,8 +28,8 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 from typing_extensions import deprecated
 
+from aster._starlette_exceptions import StarletteDeprecationWarning
 from aster.datastructures import FormData, Headers, UploadFile
-from aster.exceptions import StarletteDeprecationWarning
 
 __all__ = ["FormMessage", "FormParser", "MultiPartException", "MultiPartParser", "MultipartPart"]
 

@@ -17,9 +17,11 @@ import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from ._response import Response
+from ._router import Host, Mount
+from ._routes import Route
+from ._routing_base import BaseRoute
 from .requests import Request
-from .responses import Response
-from .routing import BaseRoute, Host, Mount, Route
 
 __all__ = ["BaseSchemaGenerator", "EndpointInfo", "OpenAPIResponse", "SchemaGenerator"]
 

@@ -32,13 +32,13 @@ from urllib.parse import unquote, urljoin
 import httpx
 
 from ._portal import LoopFactory, Portal, TaskHandle
+from ._starlette_exceptions import StarletteDeprecationWarning
 from ._testclient_ws import (
     WebSocketDenialResponse,
     WebSocketDisconnect,
     WebSocketTestSession,
     _Upgrade,
 )
-from .exceptions import StarletteDeprecationWarning
 from .types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .._response import PlainTextResponse, Response
 from ..authentication import (
     AuthCredentials,
     AuthenticationBackend,
@@ -18,7 +19,6 @@ from ..authentication import (
     UnauthenticatedUser,
 )
 from ..requests import HTTPConnection
-from ..responses import PlainTextResponse, Response
 from ..types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["AuthenticationMiddleware"]

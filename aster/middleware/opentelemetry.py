@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover - only without the package
     ) from None
 
 from .. import __version__
-from .._mounts import Mount
+from .._router import Mount
 from ..datastructures import URL
 from ..types import ASGIApp, Message, Receive, Scope, Send
 

@@ -23,8 +23,8 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .._starlette_exceptions import StarletteDeprecationWarning
 from ..concurrency import run_in_threadpool
-from ..exceptions import StarletteDeprecationWarning
 from ..types import Message, Receive, Scope, Send
 
 __all__ = ["WSGIMiddleware", "WSGIResponder", "build_environ"]
