@@ -42,6 +42,8 @@ from ._testclient_ws import (
 from .types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
+    "ASGI2App",
+    "ASGI3App",
     "ASGIInstance",
     "TestClient",
     "WebSocketDenialResponse",
@@ -52,6 +54,7 @@ __all__ = [
 #: What an ASGI2 (double-callable) app returns for a scope; the TestClient accepts such apps.
 ASGIInstance = Callable[[Receive, Send], Awaitable[None]]
 ASGI2App = Callable[[Scope], ASGIInstance]
+ASGI3App = Callable[[Scope, Receive, Send], Awaitable[None]]
 PortalFactory = Callable[[], contextlib.AbstractContextManager[Portal]]
 
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
