@@ -34,6 +34,7 @@ from ._routing_base import (
     replace_params,
 )
 from ._starlette_exceptions import StarletteHTTPException as HTTPException
+from ._url import parse_host_header
 from .concurrency import is_async_callable
 from .datastructures import URL, Headers, URLPath
 from .middleware import Middleware
@@ -393,8 +394,11 @@ class Host(BaseRoute):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] in ("http", "websocket"):
-            host = Headers(scope=scope).get("host", "").split(":")[0]
-            params = _match_params(self.host_regex, self.param_convertors, host)
+            # A malformed Host header (``api.example.org:evil``, ``a/b``) matches no host.
+            parsed = parse_host_header(Headers(scope=scope).get("host"))
+            if parsed is None:
+                return Match.NONE, {}
+            params = _match_params(self.host_regex, self.param_convertors, parsed.host.lower())
             if params is not None:
                 path_params = dict(scope.get("path_params", {}))
                 path_params.update(params)

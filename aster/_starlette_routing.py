@@ -18,6 +18,7 @@ from ._routes import (
     websocket_session,
 )
 from ._routing_base import (
+    PARAM_FORMAT_REGEX,
     PARAM_REGEX,
     BaseRoute,
     Match,
@@ -29,6 +30,7 @@ from ._routing_base import (
 )
 from ._starlette_exceptions import StarletteDeprecationWarning
 from ._starlette_exceptions import StarletteHTTPException as HTTPException
+from ._url import parse_host_header
 from .concurrency import is_async_callable, run_in_threadpool
 from .convertors import CONVERTOR_TYPES, Convertor
 from .datastructures import URL, Headers, URLPath
@@ -41,6 +43,7 @@ from .websockets import WebSocket, WebSocketClose
 
 __all__ = [
     "CONVERTOR_TYPES",
+    "PARAM_FORMAT_REGEX",
     "PARAM_REGEX",
     "URL",
     "ASGIApp",
@@ -74,6 +77,7 @@ __all__ = [
     "get_route_path",
     "is_async_callable",
     "iscoroutinefunction_or_partial",
+    "parse_host_header",
     "replace_params",
     "request_response",
     "run_in_threadpool",

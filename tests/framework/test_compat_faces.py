@@ -33,15 +33,15 @@ def aliases() -> Iterator[None]:
 
 STARLETTE_ROUTING = {
     "ASGIApp", "BaseRoute", "CONVERTOR_TYPES", "Convertor", "HTTPException", "Headers", "Host",
-    "Lifespan", "Match", "Middleware", "Mount", "NoMatchFound", "PARAM_REGEX",
-    "PlainTextResponse", "Receive", "RedirectResponse", "Request", "RequestBodyLimitMiddleware",
-    "Response", "Route", "Router", "Scope", "Send", "StarletteDeprecationWarning", "URL",
-    "URLPath", "WebSocket", "WebSocketClose", "WebSocketRoute", "compile_path", "get_name",
-    "get_route_path", "is_async_callable", "replace_params", "request_response",
-    "run_in_threadpool", "websocket_session", "wrap_app_handling_exceptions",
+    "Lifespan", "Match", "Middleware", "Mount", "NoMatchFound", "PARAM_FORMAT_REGEX",
+    "PARAM_REGEX", "PlainTextResponse", "Receive", "RedirectResponse", "Request",
+    "RequestBodyLimitMiddleware", "Response", "Route", "Router", "Scope", "Send",
+    "StarletteDeprecationWarning", "URL", "URLPath", "WebSocket", "WebSocketClose",
+    "WebSocketRoute", "compile_path", "get_name",
+    "get_route_path", "is_async_callable", "parse_host_header", "replace_params",
+    "request_response", "run_in_threadpool", "websocket_session", "wrap_app_handling_exceptions",
 }  # fmt: skip
-#: Not in aster yet: the url_path_for and Host-header fixes of issue 10 bring them.
-STARLETTE_ROUTING_MISSING = {"PARAM_FORMAT_REGEX", "parse_host_header"}
+STARLETTE_ROUTING_MISSING: set[str] = set()
 
 FASTAPI_ROUTING = {
     "APIRoute", "APIRouter", "APIWebSocketRoute", "ASGIApp", "AppType", "BaseRoute",
