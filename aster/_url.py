@@ -89,7 +89,9 @@ def _url_from_scope(scope: Scope) -> str:
     path = scope["path"]
     if "?" in path or "#" in path or "\\" in path:
         path = path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
-    query = scope.get("query_string", b"").decode()
+    query = scope.get("query_string", b"")
+    if type(query) is not str:  # a scope built by hand may hold a str, as Starlette accepts
+        query = query.decode()
     netloc = None
     for key, value in scope["headers"]:
         if key == b"host":
