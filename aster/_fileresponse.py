@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Callable, Mapping, Sequence
 from email.utils import formatdate, parsedate
@@ -29,12 +30,31 @@ from .types import Receive, Scope, Send
 if TYPE_CHECKING:
     from .background import BackgroundTask
 
-__all__ = ["FileResponse", "MalformedRangeHeader", "RangeNotSatisfiable"]
+__all__ = ["FileResponse", "MalformedRangeHeader", "RangeNotSatisfiable", "etag_matches"]
 
 # What a 304 keeps of the 200 it stands for (RFC 9110 section 15.4.5).
 _NOT_MODIFIED_HEADERS = frozenset(
     {b"cache-control", b"content-location", b"date", b"etag", b"expires", b"vary"}
 )
+
+
+# One member of an If-None-Match list: ``*``, an entity-tag (whose quotes may hold commas),
+# or, leniently, any other run of characters up to a comma.
+_ETAG_LIST_MEMBER = re.compile(r'\*|(?:W/)?"[^"]*"|[^\s,]+')
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """Whether an ``If-None-Match`` value matches the representation's ``etag``.
+
+    RFC 9110 section 13.1.2: entity-tags compare weakly (``W/"x"`` matches ``"x"``), and
+    ``*`` matches any current representation.  The list is split at commas outside quotes,
+    so ``"a,*,b"`` is one opaque tag, not three members.
+    """
+    etag = etag.removeprefix("W/")
+    for member in _ETAG_LIST_MEMBER.findall(if_none_match):
+        if member == "*" or member.removeprefix("W/") == etag:
+            return True
+    return False
 
 
 class MalformedRangeHeader(Exception):
@@ -173,11 +193,7 @@ class FileResponse(Response):
         if_none_match = request_headers.get("if-none-match")
         if if_none_match is not None:
             etag = self.headers.get("etag")
-            if etag is None:
-                return False
-            etag = etag.removeprefix("W/")
-            tags = [tag.strip() for tag in if_none_match.split(",")]
-            return any(tag == "*" or tag.removeprefix("W/") == etag for tag in tags)
+            return etag is not None and etag_matches(if_none_match, etag)
         if_modified_since = request_headers.get("if-modified-since")
         last_modified = self.headers.get("last-modified")
         if if_modified_since is None or last_modified is None:
