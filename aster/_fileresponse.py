@@ -15,13 +15,14 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from email.utils import formatdate, parsedate
 from mimetypes import guess_type
 from secrets import token_hex
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ._disconnect import run_until_disconnect, send_raises_on_disconnect
 from ._response import PlainTextResponse, Response
 from .concurrency import run_cleanup_in_threadpool, run_in_threadpool
 from .datastructures import Headers, MutableHeaders
@@ -146,22 +147,34 @@ class FileResponse(Response):
             await send({"type": "http.response.start", "status": 304, "headers": kept})
             await send({"type": "http.response.body", "body": b""})
         else:
-            await self._send_file(
-                scope, receive, send, request_headers, stat_result, header_only, pathsend
-            )
+            sending = self._plan(scope, request_headers, stat_result, header_only, pathsend, send)
+            if isinstance(sending, Response):  # a malformed or unsatisfiable Range
+                await sending(scope, receive, send)
+                return
+            body_sent, sending = sending
+            if is_http and body_sent and not send_raises_on_disconnect(scope):
+                # Below ASGI 2.4 a send after the client left may just be dropped:
+                # listen for http.disconnect and stop sending when it comes.
+                await run_until_disconnect(sending, receive)
+            else:
+                await sending
         if self.background is not None:
             await self.background()
 
-    async def _send_file(
+    def _plan(
         self,
         scope: Scope,
-        receive: Receive,
-        send: Send,
         request_headers: Headers,
         stat_result: os.stat_result,
         header_only: bool,
         pathsend: bool,
-    ) -> None:
+        send: Send,
+    ) -> Response | tuple[bool, Coroutine[Any, Any, None]]:
+        """What to send: an error response for a bad Range, or (body sent by us, coroutine).
+
+        The first item is False when no body bytes go through ``send`` (HEAD, or the
+        server sending the file itself through ``pathsend``).
+        """
         http_range = request_headers.get("range")
         if_range = request_headers.get("if-range")
         if (
@@ -170,24 +183,22 @@ class FileResponse(Response):
             or (scope["type"] == "http" and scope["method"].upper() not in ("GET", "HEAD"))
             or (if_range is not None and not self._should_use_range(if_range))
         ):
-            return await self._handle_simple(send, header_only, pathsend)
+            return not (header_only or pathsend), self._handle_simple(send, header_only, pathsend)
         size = stat_result.st_size
         try:
             ranges = self._parse_range_header(http_range, size)
         except MalformedRangeHeader as exc:
-            return await PlainTextResponse(exc.content, status_code=400)(scope, receive, send)
+            return PlainTextResponse(exc.content, status_code=400)
         except RangeNotSatisfiable as exc:
-            response = PlainTextResponse(
+            return PlainTextResponse(
                 status_code=416, headers={"Content-Range": f"bytes */{exc.max_size}"}
             )
-            return await response(scope, receive, send)
         if not ranges:
-            await self._handle_simple(send, header_only, pathsend)
-        elif len(ranges) == 1:
+            return not (header_only or pathsend), self._handle_simple(send, header_only, pathsend)
+        if len(ranges) == 1:
             start, end = ranges[0]
-            await self._handle_single_range(send, start, end, size, header_only)
-        else:
-            await self._handle_multiple_ranges(send, ranges, size, header_only)
+            return not header_only, self._handle_single_range(send, start, end, size, header_only)
+        return not header_only, self._handle_multiple_ranges(send, ranges, size, header_only)
 
     def _not_modified(self, request_headers: Headers) -> bool:
         if_none_match = request_headers.get("if-none-match")

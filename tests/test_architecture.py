@@ -53,6 +53,7 @@ STARLETTE_LAYER = frozenset(
         "aster.concurrency",
         "aster._portal",
         "aster._starlette_exceptions",
+        "aster._disconnect",
         # HTTP and WebSocket connections, bodies, forms
         "aster.datastructures",
         "aster.formparsers",
@@ -71,6 +72,7 @@ STARLETTE_LAYER = frozenset(
         # middleware
         "aster.middleware",
         "aster.middleware.base",
+        "aster.middleware._app_driver",
         "aster.middleware.body_limit",
         "aster.middleware.cors",
         "aster.middleware.errors",

@@ -363,31 +363,6 @@ def test_streaming_does_not_steal_an_unread_request_body() -> None:
     assert result.body == b"abcdef"
 
 
-def test_streaming_stops_quietly_when_send_fails() -> None:
-    events: list[str] = []
-
-    async def chunks() -> AsyncIterator[bytes]:
-        try:
-            while True:
-                yield b"x"
-        finally:
-            events.append("closed")
-
-    async def go(scope: Any) -> None:
-        async def send(message: Any) -> None:
-            if message["type"] == "http.response.body":
-                raise OSError("gone")
-
-        async def receive() -> Any:
-            await asyncio.sleep(60)
-
-        await StreamingResponse(chunks())(scope, receive, send)
-
-    asyncio.run(go(make_scope()))
-    asyncio.run(go(make_scope(method="POST", headers=[("transfer-encoding", "chunked")])))
-    assert events == ["closed", "closed"]
-
-
 # -- FileResponse -----------------------------------------------------------------------------
 
 DATA = bytes(range(256)) * 4
