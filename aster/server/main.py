@@ -154,8 +154,16 @@ class Server:
         loop = asyncio.get_running_loop()
         app_state = self.lifespan.state
 
-        def protocol_factory() -> HTTP1Protocol:
-            return HTTP1Protocol(config, self.state, app_state)  # type: ignore[arg-type]
+        if config.http == "h2":
+            from .protocols.h2_negotiation import HTTP2OnlyProtocol
+
+            def protocol_factory() -> asyncio.Protocol:
+                return HTTP2OnlyProtocol(config, self.state, app_state)  # type: ignore[arg-type]
+
+        else:
+
+            def protocol_factory() -> asyncio.Protocol:
+                return HTTP1Protocol(config, self.state, app_state)  # type: ignore[arg-type]
 
         try:
             for sock in sockets:
@@ -295,6 +303,10 @@ class Server:
                 )
                 break
             await asyncio.sleep(0.05)
+        for connection in list(self.state.connections):
+            terminate = getattr(connection, "terminate", None)
+            if terminate is not None:
+                terminate()  # HTTP/2: reset the streams still open, so the peer knows
         for task in list(self.state.tasks):
             task.cancel()
         for connection in list(self.state.connections):

@@ -257,7 +257,7 @@ class RequestParsing:
             "query_string": query,
             "headers": self._headers,
             "state": self.app_state.copy(),
-            "extensions": {"http.response.pathsend": {}},
+            "extensions": {"http.response.pathsend": {}, "http.response.trailers": {}},
         }
         if self.root_path:
             scope["path"] = self.root_path + path
