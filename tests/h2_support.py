@@ -101,7 +101,8 @@ class H2Client:
             self.conn.initiate_connection()
             if window is not None:
                 self.conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window})
-                self.conn.increment_flow_control_window(window - 65535)
+                if window > 65535:
+                    self.conn.increment_flow_control_window(window - 65535)
             self.flush()
 
     def __enter__(self) -> H2Client:
@@ -167,8 +168,9 @@ class H2Client:
         body: bytes | None = None,
         extra: list[tuple[str, str]] | None = None,
         timeout: float = 10.0,
+        authority: str = "localhost",
     ) -> Reply:
-        stream_id = self.headers(path, method, extra, end=body is None)
+        stream_id = self.headers(path, method, extra, end=body is None, authority=authority)
         if body is not None:
             self.send_body(stream_id, body)
         return self.wait(stream_id, timeout)

@@ -1,6 +1,7 @@
 """A raw ASGI app for the HTTP/2 tests: ``proto_echo``'s routes, plus those below ``/h/``.
 
 - ``/h/hold``: start nothing, read nothing; wait for ``http.disconnect`` (a stream kept open).
+- ``/h/stall``: answer "stalled" after 3 s, without reading the body.
 - ``/h/trailers``: a body in two messages, then ``grpc-status: 0`` and ``x-sum`` trailers.
 - ``/h/big?<n>``: ``n`` bytes of ``abcd...`` in one body message.
 - ``/h/chunks?<n>``: ``n`` messages of 16 KiB each.
@@ -27,6 +28,10 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     elif path == "/h/hold":
         while (await receive())["type"] != "http.disconnect":
             pass
+    elif path == "/h/stall":
+        await asyncio.sleep(3)  # not reading the body meanwhile
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"stalled"})
     elif path == "/h/trailers":
         await send({"type": "http.response.start", "status": 200, "headers": [], "trailers": True})
         await send({"type": "http.response.body", "body": b"part one, ", "more_body": True})

@@ -126,7 +126,8 @@ class H2Stream:
             return None
         trailers = cycle.trailers_expected
         no_body = self.head_only or status in (204, 304)
-        if length is None and not more_body and not no_body and not trailers:
+        if length is None and not more_body and not trailers and status not in (204, 304):
+            # Also for HEAD: the length a GET would have had (RFC 9110 section 9.3.2).
             fields.append((b"content-length", str(len(body)).encode()))
         elif length is not None and not no_body:
             if len(body) > length:
@@ -141,6 +142,7 @@ class H2Stream:
                 self._complete()
             return conn.write_waiter()
         conn.engine.send_headers(self.stream_id, fields, end and not body)
+        conn.schedule_flush()
         if body or not end:
             return self._send(body, end) if body or end else conn.write_waiter()
         conn.schedule_flush()

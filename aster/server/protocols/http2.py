@@ -320,7 +320,7 @@ class HTTP2Protocol(asyncio.Protocol):
         now = self.loop.time()
         for stream in list(blocked):
             if stream.flush_pending():
-                del blocked[stream]
+                blocked.pop(stream, None)
             else:
                 stream.blocked_since = now
         self.schedule_flush()
