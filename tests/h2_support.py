@@ -27,13 +27,17 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+import hpack
 from hyperframe.frame import (
     ContinuationFrame,
     DataFrame,
     Frame,
     GoAwayFrame,
     HeadersFrame,
+    PingFrame,
     RstStreamFrame,
+    SettingsFrame,
+    WindowUpdateFrame,
 )
 
 from tests.support import ROOT, Running, serve
@@ -291,6 +295,131 @@ class H2Client:
         return frames
 
 
+class RawH2:
+    """A client that writes any frames it likes and reads frames without ``h2``'s checks.
+
+    It keeps only what a test asserts on: each stream's status, body and reset code,
+    and the GOAWAY code.  It acknowledges SETTINGS and PINGs and keeps windows open.
+    """
+
+    def __init__(self, port: int, timeout: float = 10.0) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.encoder = hpack.Encoder()
+        self.decoder = hpack.Decoder()
+        self.replies: dict[int, Reply] = {}
+        self.goaway: int | None = None
+        self.goaway_last: int | None = None
+        self.closed = False
+        self.next_stream = 1
+        self._buffer = b""
+        settings = SettingsFrame(0, settings={0x4: 1 << 24})
+        self.send_raw(PREFACE, settings, WindowUpdateFrame(0, window_increment=(1 << 24) - 65535))
+
+    def __enter__(self) -> RawH2:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+    def send_raw(self, *frames: Frame | bytes) -> None:
+        self.sock.sendall(b"".join(f if isinstance(f, bytes) else f.serialize() for f in frames))
+
+    def encode(self, fields: list[tuple[bytes, bytes]]) -> bytes:
+        return self.encoder.encode(fields)
+
+    def raw_headers(
+        self, stream_id: int, fields: list[tuple[bytes, bytes]], end: bool = True
+    ) -> None:
+        frame = HeadersFrame(stream_id, data=self.encode(fields))
+        frame.flags.add("END_HEADERS")
+        if end:
+            frame.flags.add("END_STREAM")
+        self.replies.setdefault(stream_id, Reply())
+        self.next_stream = max(self.next_stream, stream_id + 2)
+        self.send_raw(frame)
+
+    def request(self, path: str = "/_/fixed") -> Reply:
+        stream_id = self.next_stream
+        fields = [(b":method", b"GET"), (b":scheme", b"http"), (b":path", path.encode())]
+        self.raw_headers(stream_id, [*fields, (b":authority", b"localhost")])
+        return self.wait(stream_id)
+
+    def read(self, timeout: float = 10.0) -> bool:
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(1 << 20)
+        except (ConnectionResetError, BrokenPipeError):
+            data = b""
+        if not data:
+            self.closed = True
+            return False
+        buffer = self._buffer + data
+        while len(buffer) >= 9:
+            frame, length = Frame.parse_frame_header(memoryview(buffer[:9]))
+            if len(buffer) < 9 + length:
+                break
+            frame.parse_body(memoryview(buffer[9 : 9 + length]))
+            buffer = buffer[9 + length :]
+            self._handle(frame)
+        self._buffer = buffer
+        return True
+
+    def _handle(self, frame: Frame) -> None:
+        reply = self.replies.get(frame.stream_id)
+        if isinstance(frame, HeadersFrame):
+            fields = self.decoder.decode(frame.data, raw=True)
+            if reply is not None:
+                status = dict(fields).get(b":status")
+                if status is not None and reply.status == 0:
+                    reply.status = int(status)
+                    reply.headers = [(k, v) for k, v in fields if not k.startswith(b":")]
+                if "END_STREAM" in frame.flags:
+                    reply.ended = True
+        elif isinstance(frame, DataFrame):
+            if reply is not None:
+                reply.body += frame.data
+                if "END_STREAM" in frame.flags:
+                    reply.ended = True
+            if frame.flow_controlled_length:
+                increment = frame.flow_controlled_length
+                self.send_raw(
+                    WindowUpdateFrame(0, window_increment=increment),
+                    WindowUpdateFrame(frame.stream_id, window_increment=increment),
+                )
+        elif isinstance(frame, RstStreamFrame):
+            if reply is not None:
+                reply.reset = frame.error_code
+        elif isinstance(frame, GoAwayFrame):
+            self.goaway = frame.error_code
+            self.goaway_last = frame.last_stream_id
+        elif isinstance(frame, SettingsFrame) and "ACK" not in frame.flags:
+            ack = SettingsFrame(0)
+            ack.flags.add("ACK")
+            self.send_raw(ack)
+        elif isinstance(frame, PingFrame) and "ACK" not in frame.flags:
+            pong = PingFrame(0, opaque_data=frame.opaque_data)
+            pong.flags.add("ACK")
+            self.send_raw(pong)
+
+    def wait(self, stream_id: int, timeout: float = 10.0) -> Reply:
+        reply = self.replies[stream_id]
+        deadline = time.monotonic() + timeout
+        while not (reply.ended or reply.reset is not None):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"stream {stream_id} did not end: {reply}")
+            if not self.read(max(0.05, deadline - time.monotonic())):
+                raise ConnectionEnded(self.goaway)
+        return reply
+
+    def wait_goaway(self, timeout: float = 10.0) -> int | None:
+        """Read until the server closes the connection; the GOAWAY code it sent."""
+        deadline = time.monotonic() + timeout
+        with contextlib.suppress(OSError):
+            while time.monotonic() < deadline and self.read(max(0.05, deadline - time.monotonic())):
+                pass
+        return self.goaway
+
+
 def still_serves(port: int, **kwargs: Any) -> None:
     """A second connection gets a normal answer: the server shrugged the first one off."""
     with H2Client(port, **kwargs) as client:
@@ -313,6 +442,7 @@ __all__ = [
     "DataFrame",
     "GoAwayFrame",
     "H2Client",
+    "RawH2",
     "HeadersFrame",
     "Reply",
     "RstStreamFrame",

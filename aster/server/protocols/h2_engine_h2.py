@@ -6,14 +6,18 @@ answers a malformed request with a stream error, not a connection error as
 ``h2`` would) and to leave the receive window alone until the app reads the
 body (``consumed``).
 
-Two things ``h2`` does not do the way RFC 9113 and the issue want, done here:
+What ``h2`` does not do the way RFC 9113 and aster want, done here:
 
 * a HEADERS frame over ``SETTINGS_MAX_CONCURRENT_STREAMS`` is a connection
   error in ``h2``; here it is refused with RST_STREAM(REFUSED_STREAM), after
   its header block is decoded so the HPACK state stays in step;
 * ``h2`` can send GOAWAY only as its last frame, so a graceful GOAWAY (NO_ERROR,
   streams still finishing) is serialised here with ``hyperframe``, the library's
-  own frame codec, and ``h2`` carries on serving the streams below it.
+  own frame codec, and ``h2`` carries on serving the streams below it;
+* a body that disagrees with its content-length is left to the connection,
+  which resets only that stream (``h2`` would end the connection);
+* a header block still waiting for CONTINUATION frames is bounded in bytes by
+  the max header list size, not only by ``h2``'s 64 frames.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from hyperframe.frame import GoAwayFrame, HeadersFrame, RstStreamFrame
 
 from .h2_engine import (
     EMPTY_DATA,
+    ENHANCE_YOUR_CALM,
     NO_ERROR,
     PING,
     PRIORITY,
@@ -67,6 +72,17 @@ class _Connection(h2.connection.H2Connection):
             return [reset], []
         return super()._receive_headers_frame(frame)  # type: ignore[no-any-return]
 
+    def _begin_new_stream(self, stream_id: int, allowed_ids: Any) -> Any:
+        stream = super()._begin_new_stream(stream_id, allowed_ids)
+        # h2 makes a bad or disagreeing content-length a connection error; the
+        # connection checks it and resets just the stream (RFC 9113 section 8.1.1).
+        stream._initialize_content_length = _no_content_length
+        return stream
+
+
+def _no_content_length(headers: Any) -> None:
+    """(Left to the connection: see ``_Connection._begin_new_stream``.)"""
+
 
 class H2Engine:
     """The :class:`~.h2_engine.Engine` interface on ``h2.connection.H2Connection``."""
@@ -97,6 +113,7 @@ class H2Engine:
         self._conn = conn
         self._sink = sink
         self._connection_window = settings.connection_window_size
+        self._max_block = settings.max_header_list_size
         self._early = b""  # frames serialised here, to go out before h2's next ones
         sink_ = sink
         self._handlers: dict[type, Any] = {
@@ -136,6 +153,12 @@ class H2Engine:
             handler = handlers.get(type(event))
             if handler is not None:
                 handler(event)
+        pending = self._conn.incoming_buffer._headers_buffer
+        if pending and sum(len(frame.data) for frame in pending) > self._max_block:
+            # CONTINUATION flood (CVE-2024-27316): the block is bounded in bytes, not only
+            # in frames (h2 stops at 64 CONTINUATION frames).
+            self._conn.close_connection(error_code=ENHANCE_YOUR_CALM)
+            raise ConnectionError_(ENHANCE_YOUR_CALM, "header block over the size limit")
 
     def send_headers(self, stream_id: int, headers: list[tuple[bytes, bytes]], end: bool) -> None:
         self._conn.send_headers(stream_id, headers, end_stream=end)

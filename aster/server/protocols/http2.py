@@ -203,8 +203,7 @@ class HTTP2Protocol(asyncio.Protocol):
             self.engine.receive(data)
         except ConnectionError_ as exc:
             logger.debug("HTTP/2 connection error from %s: %s", self.client, exc)
-            self._flush()
-            self._close()
+            self._end_after_goaway()
             return
         if self.engine.awaiting_continuation():
             if self._state != HEAD and not self.streams:
@@ -458,8 +457,30 @@ class HTTP2Protocol(asyncio.Protocol):
             return
         logger.warning("HTTP/2 client %s sent a %s: closing the connection", self.client, detail)
         self.engine.goaway(ENHANCE_YOUR_CALM, None)
+        self._end_after_goaway()
+
+    def _end_after_goaway(self) -> None:
+        """Send the GOAWAY, then our FIN, and read (discarding) until the peer closes too.
+
+        Closing at once would make the kernel answer the peer's unread frames with a
+        TCP reset, which can destroy the GOAWAY before the peer reads it; the tick
+        closes the socket if the peer never does.
+        """
         self._flush()
-        self._close()
+        transport = self.transport
+        if self._closing:
+            return
+        self._closing = True
+        self._state = DRAINING
+        self._deadline = self.loop.time() + 2.0
+        for stream in list(self.streams.values()):
+            stream.lose()
+        self.streams.clear()
+        self.blocked.clear()
+        if transport.can_write_eof():
+            transport.write_eof()
+        else:
+            transport.close()
 
     def _close(self) -> None:
         if not self._closing:
@@ -498,6 +519,8 @@ class HTTP2Protocol(asyncio.Protocol):
         """Called by the server tick: timers, and the flood counters' new period."""
         self._control = self._resets = 0
         if self._closing:
+            if self._state == DRAINING and now >= self._deadline:
+                self.transport.close()
             return
         timeout_window = self._timeout_window
         for stream in list(self.blocked):
