@@ -94,6 +94,10 @@ class H2Stream:
         ):
             self.conn.reset_stream(self, PROTOCOL_ERROR, "content-length disagrees with the DATA")
             return
+        ws = self.ws
+        if ws is not None:
+            self._receive_ws(ws, data, flow_length, end)
+            return
         cycle = self.cycle
         if flow_length:
             if cycle is None or cycle.response_complete or cycle.disconnected:
@@ -101,19 +105,39 @@ class H2Stream:
             else:
                 self.unread += flow_length
                 cycle.read_paused = True  # so the next receive() calls body_consumed
-        if self.ws is not None:
-            if data:
-                self.ws.data_received(data)
-            if end:
-                self.ended = True
-                self.ws.eof_received()
-            return
         if cycle is not None:
             if data and not (cycle.response_complete or cycle.disconnected):
                 cycle.feed_body(data)
             if end:
                 self.ended = True
                 cycle.end_body()
+
+    # -- a WebSocket on this stream (RFC 8441; see h2_websocket.py) -------------------
+
+    def _receive_ws(self, ws: Any, data: bytes, flow_length: int, end: bool) -> None:
+        if flow_length:
+            if ws.transport.reading_paused:
+                self.unread += flow_length  # credited when the session reads again
+            else:
+                self.conn.engine.consumed(self.stream_id, flow_length)
+        if data:
+            ws.data_received(data)
+        if end:
+            self.ended = True
+            ws.eof_received()
+            ws.transport.close()  # the peer ended its side: end ours
+
+    def send_ws(self, data: bytes, end: bool) -> None:
+        """WebSocket frames as DATA; past the window they wait, and the session's writing
+        pauses (``pause_writing``) until a WINDOW_UPDATE lets them out."""
+        if self.pending is None and self.ws is not None:
+            window = self.conn.engine.window(self.stream_id) if data else 0
+            if len(data) > window:
+                self.ws.pause_writing()
+        self._send(data, end)
+
+    def finish_ws(self) -> None:
+        self._complete()
 
     # -- the Wire interface --------------------------------------------------------
 
@@ -264,6 +288,8 @@ class H2Stream:
         return True
 
     def _release(self) -> None:
+        if self.ws is not None and self.ws._write_paused:
+            self.ws.resume_writing()
         waiter = self.waiter
         if waiter is not None:
             self.waiter = None
@@ -281,7 +307,7 @@ class H2Stream:
             self.conn.reset_stream(self, INTERNAL_ERROR, "response shorter than its length")
             return
         self.finished = True
-        if not self.ended:
+        if not self.ended and self.ws is None:
             # The app answered without reading the whole body: ask the client to stop (8.1).
             self.conn.engine.reset(self.stream_id, NO_ERROR)
         self.conn.stream_finished(self)
