@@ -203,3 +203,14 @@ def test_nghttp_and_h2load(server) -> None:
     )
     assert "2000 succeeded, 0 failed, 0 errored" in done.stdout, done.stdout
     assert "status codes: 2000 2xx" in done.stdout
+
+
+def test_a_long_lived_connection_serves_thousands_of_streams(server) -> None:
+    """Browsers and gRPC clients keep one connection for hours: 6000 streams on one."""
+    done = subprocess.run(
+        [H2LOAD, "-n", "6000", "-c", "1", "-m", "10", f"{server.url}/_/fixed"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "6000 succeeded, 0 failed, 0 errored" in done.stdout, done.stdout
