@@ -78,7 +78,7 @@ def test_h2c_upgrade_with_a_body_is_answered_on_stream_1(server) -> None:
     )
     assert done.stdout.startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
     status, _, answer = parse_curl_head(done.stdout.split(b"\r\n\r\n", 1)[1])
-    assert status == 200
+    assert status == 200, (done.stdout[:600], server.log()[-3000:])
     digest = json.loads(answer)
     assert digest["length"] == 100_000
     line = server.wait_for_log(r'"POST /_/digest HTTP/1.1" 200')

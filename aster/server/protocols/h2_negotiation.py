@@ -9,11 +9,13 @@ Every connection starts as an :class:`~.http1.HTTP1Protocol` (or, with
 * **prior knowledge** (h2c): the connection starts with the client preface
   ``PRI * HTTP/2.0``.  llhttp stops at it with an error, so the check costs
   the HTTP/1.1 path nothing: it runs in that error branch only;
-* **Upgrade: h2c** with ``HTTP2-Settings`` (RFC 7540 section 3.2): the 101
-  goes out at once, the request becomes stream 1, and a body it carries
-  (content-length framed) is still read as HTTP/1.1 bytes and handed to
-  stream 1, never to the HTTP/2 engine as frames; the client preface follows
-  it.  A chunked or ``Expect: 100-continue`` upgrade request is served over
+* **Upgrade: h2c** with ``HTTP2-Settings`` (RFC 7540 section 3.2): the request
+  becomes stream 1 and its app starts at once; a body it carries
+  (content-length framed) is read as HTTP/1.1 bytes and handed to stream 1,
+  never to the HTTP/2 engine as frames, and only once it is all in do the 101
+  and the first HTTP/2 frames go out (a client that sees the 101 earlier may
+  stop sending the body: curl 7.88 does).  The client preface follows the body.
+  A chunked or ``Expect: 100-continue`` upgrade request is served over
   HTTP/1.1 instead, which RFC 9110 section 7.8 allows.
 
 ``--no-h2c`` (and TLS, where ALPN is the only way) turns the cleartext two off.
@@ -104,12 +106,12 @@ def switch_h2c(h1: HTTP1Protocol, cycle: HTTPCycle, settings: bytes, rest: bytes
     for name, value in cycle.scope["headers"]:
         if name == b"content-length":
             length = int(value)
-    h1.transport.write(
+    switching = (
         b"HTTP/1.1 101 Switching Protocols\r\n"
         + h1.state.default_headers
         + b"connection: Upgrade\r\nupgrade: h2c\r\n\r\n"
     )
-    http2_from(h1).start(rest, (cycle, settings, length))
+    http2_from(h1).start(rest, (cycle, settings, length), switching)
 
 
 class HTTP2OnlyProtocol(asyncio.Protocol):

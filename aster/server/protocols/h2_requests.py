@@ -30,7 +30,7 @@ from urllib.parse import unquote
 from .h1_framing import _INVALID_VALUE, NO_BODY_STATUSES
 
 _NAME_OK = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+\Z").match
-_BAD_REQUEST_VALUE = re.compile(rb"[\x00\r\n]|\A[ \t]|[ \t]\Z").search
+_BAD_VALUES = re.compile(rb"[\x00\r]|(?:\A|\n)[ \t]|[ \t](?:\n|\Z)").search
 _CONNECTION_SPECIFIC = frozenset(
     (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
 )
@@ -53,6 +53,8 @@ _NOTED = frozenset(
 #: Names already validated (they repeat across requests): skips the regex.
 _valid_names: set[bytes] = set()
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: ``scope["server"]`` per ``:authority`` (one server sees few): parsed once each.
+_servers: dict[bytes, Any] = {}
 
 #: Response fields an HTTP/2 message must not carry (RFC 9113 section 8.2.2); dropped.
 _DROPPED_RESPONSE = _CONNECTION_SPECIFIC | {b"te"}
@@ -85,51 +87,39 @@ def parse_request(
     Raises :class:`Malformed`, or ``ValueError`` with "431" when there are more
     than ``limit_fields`` regular fields (answered as an HTTP response).
     """
-    method = scheme = authority = path = protocol = None
+    pseudo: dict[bytes, bytes] = {}
     headers: list[tuple[bytes, bytes]] = []
+    values = []
     noted = False
-    regular = False
     valid = _valid_names
     for name, value in fields:
+        values.append(value)
         if name not in valid:
             if name[:1] == b":":
-                if regular or name not in _PSEUDO:
+                if headers or name not in _PSEUDO:
                     raise Malformed(f"pseudo-header {name!r} misplaced or unknown")
-                if name == b":method":
-                    if method is not None:
-                        raise Malformed("duplicate :method")
-                    method = value
-                elif name == b":path":
-                    if path is not None:
-                        raise Malformed("duplicate :path")
-                    path = value
-                elif name == b":scheme":
-                    if scheme is not None:
-                        raise Malformed("duplicate :scheme")
-                    scheme = value
-                elif name == b":authority":
-                    if authority is not None:
-                        raise Malformed("duplicate :authority")
-                    authority = value
-                else:
-                    if protocol is not None:
-                        raise Malformed("duplicate :protocol")
-                    protocol = value
-                if _BAD_REQUEST_VALUE(value):
-                    raise Malformed(f"invalid value for {name!r}")
+                if name in pseudo:
+                    raise Malformed(f"duplicate {name!r}")
+                pseudo[name] = value
                 continue
             if not _NAME_OK(name):
                 raise Malformed(f"invalid field name {name!r}")
             if name in _CONNECTION_SPECIFIC:
                 raise Malformed(f"connection-specific field {name!r}")
-            if len(valid) < 4096 and name not in _NOTED:
+            if name in _NOTED:
+                noted = True
+            elif len(valid) < 4096:
                 valid.add(name)
-        regular = True
-        if _BAD_REQUEST_VALUE(value):
-            raise Malformed(f"invalid value for {name!r}")
-        if name in _NOTED:
-            noted = True
         headers.append((name, value))
+    # Every value at once: no NUL, CR or LF, no whitespace at either end (RFC 9113 8.2.1).
+    joined = b"\n".join(values)
+    if joined.count(b"\n") != len(values) - 1 or _BAD_VALUES(joined):
+        raise Malformed("invalid field value")
+    method = pseudo.get(b":method")
+    scheme = pseudo.get(b":scheme")
+    authority = pseudo.get(b":authority")
+    path = pseudo.get(b":path")
+    protocol = pseudo.get(b":protocol")
     if method is None:
         raise Malformed("missing :method")
     request = Request()
@@ -164,7 +154,12 @@ def parse_request(
     scope["query_string"] = query
     scope["headers"] = headers
     if authority:
-        scope["server"] = _server_from(authority, scope["scheme"]) or scope["server"]
+        server = _servers.get(authority)
+        if server is None:
+            server = _server_from(authority, scope["scheme"]) or scope["server"]
+            if len(_servers) < 1024:
+                _servers[authority] = server
+        scope["server"] = server
     root = scope["root_path"]
     if root:
         scope["path"] = root + scope["path"]

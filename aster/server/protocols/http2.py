@@ -126,6 +126,7 @@ class HTTP2Protocol(asyncio.Protocol):
         self._last_stream_id: int | None = None  # set by a graceful GOAWAY
         self._upgrade_left = 0  # body bytes of an h2c upgrade request still to come as HTTP/1.1
         self._upgrade_stream: H2Stream | None = None
+        self._switching = b""  # the 101 of an h2c upgrade, until it can be sent
         self._limit_fields = config.limit_request_fields
         self._limit_body = config.limit_request_body
         self._limit_concurrency = config.limit_concurrency
@@ -136,12 +137,19 @@ class HTTP2Protocol(asyncio.Protocol):
 
     # -- starting -----------------------------------------------------------------
 
-    def start(self, data: bytes, upgrade: tuple[HTTPCycle, bytes, int] | None = None) -> None:
+    def start(
+        self,
+        data: bytes,
+        upgrade: tuple[HTTPCycle, bytes, int] | None = None,
+        switching: bytes = b"",
+    ) -> None:
         """Take the transport over; ``data`` is what the peer sent so far (from the preface on).
 
         ``upgrade`` is the h2c request (its cycle, HTTP2-Settings and body length):
-        it becomes stream 1, and its body still arrives as HTTP/1.1 first.
+        it becomes stream 1, and its body still arrives as HTTP/1.1 first; ``switching``
+        (the 101) goes out, with whatever HTTP/2 frames are ready, once that body is in.
         """
+        self._switching = switching
         self.transport.set_protocol(self)
         self.state.connections.add(self)
         try:
@@ -356,6 +364,11 @@ class HTTP2Protocol(asyncio.Protocol):
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        if self._upgrade_left:
+            return  # the h2c request's body is still coming: no 101 yet, so no frames
+        if self._switching:
+            self.transport.write(self._switching)
+            self._switching = b""
         data = self.engine.output()
         if data and not self.transport.is_closing():
             self.transport.write(data)
@@ -509,6 +522,7 @@ class HTTP2Protocol(asyncio.Protocol):
             stream.ended = True
         if left == 0:
             self._upgrade_stream = None
+            self._flush()  # the 101, and the frames the app's answer queued meanwhile
         return rest
 
     def upgrade_body_read(self, stream: H2Stream) -> None:
