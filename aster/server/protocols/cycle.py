@@ -87,7 +87,6 @@ class HTTPCycle:
         "head_sent",
         "status",
         "response_headers",
-        "trailers_expected",
         "trailers",
         "waiter",
         "read_paused",
@@ -106,9 +105,9 @@ class HTTPCycle:
         self.expect_continue = self.read_paused = False
         self.response_started = self.response_complete = self.head_sent = False
         self.response_headers: Any = ()
-        #: ``http.response.trailers``: the start message announced trailers; those collected.
-        self.trailers_expected = False
-        self.trailers: list[Any] | None = None
+        #: ``http.response.trailers``: None unless the start message announced them; then
+        #: ``()`` until the last body message, and the list of trailers collected after it.
+        self.trailers: Any = None
         self.waiter: asyncio.Future[None] | None = None
         self.start_time = 0.0
         self.task: asyncio.Task[None] | None = None
@@ -188,7 +187,7 @@ class HTTPCycle:
             body = message.get("body", b"")
             more_body = message.get("more_body", False)
             if not more_body:
-                if self.trailers_expected:
+                if self.trailers is not None:
                     # The wire keeps the message open for the trailers that end it.
                     more_body = True
                     self.trailers = []
@@ -226,7 +225,7 @@ class HTTPCycle:
             self.response_headers = message.get("headers", ())
             self.response_started = True
             if message.get("trailers"):
-                self.trailers_expected = True
+                self.trailers = ()
             return self.wire.done
         if kind == "http.response.pathsend":
             return self._send_path(message["path"])
@@ -237,7 +236,7 @@ class HTTPCycle:
     def _send_trailers(self, message: Message) -> Awaitable[None]:
         """The ``http.response.trailers`` extension: the fields that end the response."""
         trailers = self.trailers
-        if trailers is None or self.response_complete or self.disconnected:
+        if type(trailers) is not list or self.response_complete or self.disconnected:
             if self.disconnected:
                 raise ClientDisconnected("the client disconnected")
             raise RuntimeError(

@@ -148,16 +148,15 @@ class H2Stream:
         fields, length = response_fields(status, headers, conn.state_default_fields())
         if self.finished:
             return None
-        trailers = cycle.trailers_expected
         no_body = self.head_only or status in (204, 304)
-        if length is None and not more_body and not trailers and status not in (204, 304):
+        if length is None and not more_body and status not in (204, 304):
             # Also for HEAD: the length a GET would have had (RFC 9110 section 9.3.2).
             fields.append((b"content-length", str(len(body)).encode()))
         elif length is not None and not no_body:
             if len(body) > length:
                 raise RuntimeError("response content longer than Content-Length")
             self.length_left = length - len(body)
-        end = not more_body and not trailers
+        end = not more_body
         if no_body:
             conn.engine.send_headers(self.stream_id, fields, True)
             self.head_only = True
@@ -186,7 +185,7 @@ class H2Stream:
             self.length_left -= len(body)
             if self.length_left < 0:
                 raise RuntimeError("response content longer than Content-Length")
-        end = not more_body and not cycle.trailers_expected
+        end = not more_body
         if not body and not end:
             return None
         return self._send(body, end)

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from ..logs import log_access
 from ..proxy import apply_proxy_headers
 from .cycle import BODY_HIGH_WATER, HTTPCycle
+from .h1_parsing import _NO_OPTIONS
 from .h2_engine import (
     CANCEL,
     ENGINES,
@@ -258,7 +259,10 @@ class HTTP2Protocol(asyncio.Protocol):
         if scope["method"] == "CONNECT":
             self._respond(stream_id, 501, "CONNECT is not supported", end)
             return
-        scope["extensions"] = {"http.response.pathsend": {}, "http.response.trailers": {}}
+        scope["extensions"] = {
+            "http.response.pathsend": _NO_OPTIONS,
+            "http.response.trailers": _NO_OPTIONS,
+        }
         if request.forwarded and self.trusted_proxy:
             apply_proxy_headers(scope, self.config.trusted_proxies)  # type: ignore[arg-type]
         if self._limit_concurrency is not None and self._over_concurrency():
