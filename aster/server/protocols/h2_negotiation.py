@@ -149,3 +149,9 @@ class HTTP2OnlyProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         pass
+
+    def shutdown(self) -> None:
+        """The server is stopping before this connection said what it speaks: close it."""
+        transport = self.h1.transport
+        if transport is not None and transport.get_protocol() is self:
+            transport.close()
