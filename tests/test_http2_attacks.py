@@ -7,7 +7,7 @@ encoder so that only the thing under test is wrong.
 
 from __future__ import annotations
 
-import contextlib
+import time
 
 import pytest
 from hyperframe.frame import (
@@ -21,7 +21,7 @@ from hyperframe.frame import (
     WindowUpdateFrame,
 )
 
-from tests.h2_support import ConnectionEnded, RawH2, serve_h2, still_serves
+from tests.h2_support import RawH2, Reply, serve_h2, still_serves
 
 PROTOCOL_ERROR, STREAM_CLOSED, FRAME_SIZE_ERROR, CANCEL, ENHANCE_YOUR_CALM = 0x1, 0x5, 0x6, 0x8, 0xB
 
@@ -150,12 +150,18 @@ def test_stream_id_going_backwards(server) -> None:
 def test_data_after_end_stream(server) -> None:
     """Half-closed (remote): DATA is a STREAM_CLOSED error (RFC 9113 section 5.1)."""
     with RawH2(server.port) as client:
-        client.raw_headers(1, [(b":method", b"POST"), *BASE[1:]], end=False)
+        fields = [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/_/echo")]
+        headers = HeadersFrame(1, data=client.encode(fields))
+        headers.flags.add("END_HEADERS")
         end = DataFrame(1, data=b"a")
         end.flags.add("END_STREAM")
-        client.send_raw(end, DataFrame(1, data=b"more"))
-        with contextlib.suppress(ConnectionEnded):
-            client.wait(1)
+        client.replies[1] = Reply()
+        client.send_raw(headers, end, DataFrame(1, data=b"more"))  # one write: one read
+        deadline = time.monotonic() + 10
+        while STREAM_CLOSED not in (client.replies[1].reset, client.goaway):
+            assert time.monotonic() < deadline, (client.replies[1], client.goaway)
+            if not client.read(1):
+                break
         assert STREAM_CLOSED in (client.replies[1].reset, client.goaway)
     still_serves(server.port)
 
