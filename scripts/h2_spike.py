@@ -1,6 +1,7 @@
 """The HTTP/2 engine spike: ``h2`` (shipped) against ``zttp`` behind the same engine interface.
 
     python scripts/h2_spike.py compare        # conformance + h2load on both engines, a table
+    python scripts/h2_spike.py speed          # the h2load part only
     python scripts/h2_spike.py serve zttp APP [aster run options]   # aster on the zttp engine
 
 ``compare`` runs the HTTP/2 protocol tests (tests/test_http2_*.py, against
@@ -19,8 +20,10 @@ the window), and it has no view of a half-received header block.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -233,69 +236,60 @@ def conformance(engine: str) -> tuple[int, int, list[str]]:
     return passed, len(failed), failed
 
 
-def h2load(engine: str, connections: int, streams: int, requests: int) -> float:
-    launcher = [sys.executable, str(Path(__file__).resolve()), "serve", engine]
-    if engine == "h2":
-        launcher = [sys.executable, "-m", "aster", "run"]
-    server = subprocess.Popen(
-        [
-            "taskset",
-            "-c",
-            "0",
-            *launcher,
-            "bench.apps.raw_asgi:app",
-            "--port",
-            "8790",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+def h2load(server: str, connections: int, streams: int, requests: int) -> float:
+    """req/s of one h2load run (h2c) against ``server``: aster on an engine, or granian."""
+    if server == "granian":
+        launcher = [sys.executable, "-m", "granian", "--interface", "asgi", "--http", "2"]
+        launcher += ["--no-ws", "--log-level", "warning", "--port", "8790"]
+        command = [*launcher, "bench.apps.raw_asgi:app"]
+    else:
+        launcher = [sys.executable, str(Path(__file__).resolve()), "serve", server]
+        if server == "h2":
+            launcher = [sys.executable, "-m", "aster", "run"]
+        command = [*launcher, "bench.apps.raw_asgi:app", "--port", "8790", "--no-access-log"]
+        command += ["--log-level", "warning"]
+    process = subprocess.Popen(
+        ["taskset", "-c", "0", *command], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}
     )
     try:
-        time.sleep(2.5)
+        time.sleep(3)
         done = subprocess.run(
-            [
-                "taskset",
-                "-c",
-                "1",
-                "h2load",
-                "-n",
-                str(requests),
-                "-c",
-                str(connections),
-                "-m",
-                str(streams),
-                "http://127.0.0.1:8790/",
-            ],
+            ["taskset", "-c", "1", "h2load", "-n", str(requests), "-c", str(connections)]
+            + ["-m", str(streams), "http://127.0.0.1:8790/"],
             capture_output=True,
             text=True,
             timeout=300,
         )
-        match = re.search(r"finished in [\d.]+s, ([\d.]+) req/s", done.stdout)
+        match = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", done.stdout)
         ok = re.search(r"(\d+) succeeded, (\d+) failed", done.stdout)
         if not match or not ok or ok[2] != "0":
-            print(f"  h2load on {engine}: {done.stdout.strip().splitlines()[-6:]}")
-            return float(match[1]) if match else 0.0
-        return float(match[1])
+            print(f"  h2load on {server}: {done.stdout.strip().splitlines()[-8:]}")
+        return float(match[1]) if match and ok and ok[2] == "0" else 0.0
     finally:
-        server.terminate()
-        server.wait(15)
+        process.terminate()
+        process.wait(15)
 
 
-def compare() -> None:
-    rows = []
-    for engine in ("h2", "zttp"):
-        passed, failed, names = conformance(engine)
-        multiplexed = h2load(engine, 16, 16, 50_000)
-        single = h2load(engine, 64, 1, 20_000)
-        rows.append((engine, passed, failed, multiplexed, single, names))
-    print("| engine | protocol tests passed | failed | h2load -c16 -m16 req/s | -c64 -m1 req/s |")
+def compare(rounds: int = 3, tests: bool = True) -> None:
+    conformance_rows = {e: conformance(e) for e in ("h2", "zttp")} if tests else {}
+    servers = ["h2", "zttp"]
+    if importlib.util.find_spec("granian") is not None:
+        servers.append("granian")
+    speeds: dict[tuple[str, str], list[float]] = {}
+    for _ in range(rounds):  # interleaved, so machine noise hits every server alike
+        for server in servers:
+            speeds.setdefault((server, "m16"), []).append(h2load(server, 16, 16, 40_000))
+            speeds.setdefault((server, "m1"), []).append(h2load(server, 64, 1, 20_000))
+    print("| server | protocol tests passed | failed | h2c -c16 -m16 req/s | h2c -c64 -m1 req/s |")
     print("|---|---:|---:|---:|---:|")
-    for engine, passed, failed, multiplexed, single, _ in rows:
-        print(f"| {engine} | {passed} | {failed} | {multiplexed:,.0f} | {single:,.0f} |")
-    for engine, *_, names in rows:
+    for server in servers:
+        passed, failed, _ = conformance_rows.get(server, ("–", "–", []))
+        name = f"aster, {server} engine" if server != "granian" else "granian 2 (reference)"
+        multiplexed = statistics.median(speeds[(server, "m16")])
+        single = statistics.median(speeds[(server, "m1")])
+        print(f"| {name} | {passed} | {failed} | {multiplexed:,.0f} | {single:,.0f} |")
+    print(f"\n(medians of {rounds} interleaved rounds)")
+    for engine, (_, _, names) in conformance_rows.items():
         if names:
             print(f"\n{engine} fails:")
             for name in names:
@@ -307,5 +301,7 @@ if __name__ == "__main__":
         serve(sys.argv[2], sys.argv[3:])
     elif sys.argv[1:] == ["compare"]:
         compare()
+    elif sys.argv[1:] == ["speed"]:
+        compare(tests=False)
     else:
         raise SystemExit(__doc__)
