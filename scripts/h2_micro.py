@@ -27,8 +27,7 @@ import h2.config  # noqa: E402
 import h2.connection  # noqa: E402
 
 from aster.server.config import Config  # noqa: E402
-from aster.server.protocols.h2_engine import ENGINES  # noqa: E402
-from aster.server.protocols.http2 import HTTP2Protocol  # noqa: E402
+from aster.server.protocols.http2 import ENGINES, HTTP2Protocol  # noqa: E402
 from aster.server.state import ServerState  # noqa: E402
 from bench.apps.raw_asgi import app  # noqa: E402
 from bench.micro_http1 import FakeTransport  # noqa: E402

@@ -35,7 +35,6 @@ sys.path.insert(0, str(ROOT))
 
 from aster.server.protocols.h2_engine import (  # noqa: E402
     EMPTY_DATA,
-    ENGINES,
     PING,
     PROTOCOL_ERROR,
     SETTINGS,
@@ -193,6 +192,7 @@ def serve(engine: str, argv: list[str]) -> None:
     """``aster run`` with ``engine`` registered and chosen."""
     from aster.server.cli import parse_args
     from aster.server.main import run
+    from aster.server.protocols.http2 import ENGINES
 
     ENGINES["zttp"] = _zttp_engine
     command, options = parse_args(["run", *argv])

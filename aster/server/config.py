@@ -339,11 +339,10 @@ class Config:
             # Imported now rather than in the middle of the first handshake.
             importlib.import_module(WS_MODULES[self.ws_impl])
         if self.http != "h11":
-            from .protocols.h2_engine import ENGINES
+            from .protocols.http2 import ENGINES
 
             if self.http2_engine not in ENGINES:
                 raise ConfigError(f"unknown HTTP/2 engine {self.http2_engine!r}")
-            importlib.import_module("aster.server.protocols.http2")
             importlib.import_module("aster.server.protocols.h2_negotiation")
         app = load_app(self.app, factory=self.factory, app_dir=self.app_dir)
         self.loaded_app = adapt_interface(app, self.interface)

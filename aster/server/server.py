@@ -160,7 +160,7 @@ class Server:
         app_state = self.lifespan.state
 
         if config.http == "h2":
-            from .protocols.h2_negotiation import HTTP2OnlyProtocol
+            from .protocols.h2_only import HTTP2OnlyProtocol
 
             def protocol_factory() -> asyncio.Protocol:
                 return HTTP2OnlyProtocol(config, self.state, app_state)  # type: ignore[arg-type]

@@ -9,9 +9,9 @@ flood limits and shutdown.
 
 The engine reports what the peer did by calling the connection (an
 :class:`EngineSink`), so no event object has to be built per frame beyond
-what the library itself builds.  It is picked by name from :data:`ENGINES`;
-``h2`` (python-hyper) is the one aster ships (the README's "HTTP/2 engine"
-section has the comparison that chose it).
+what the library itself builds.  The connection picks one by name from
+``http2.ENGINES``; ``h2`` (python-hyper) is the one aster ships (the README's
+"HTTP/2 engine" section has the comparison that chose it).
 """
 
 from __future__ import annotations
@@ -119,14 +119,5 @@ class Engine(Protocol):
         """Take the bytes queued for the peer."""
 
 
+#: How a connection makes its engine (``http2.ENGINES`` maps names to these).
 EngineFactory = Callable[[EngineSettings, EngineSink], Engine]
-
-
-def _h2_engine(settings: EngineSettings, sink: EngineSink) -> Engine:
-    from .h2_engine_h2 import H2Engine
-
-    return H2Engine(settings, sink)
-
-
-#: The engines by name.  Another can be registered for a measurement (scripts/h2_engines.py).
-ENGINES: dict[str, EngineFactory] = {"h2": _h2_engine}
