@@ -2,9 +2,12 @@
 
 Shutdown order on SIGINT/SIGTERM:
 
-1. stop accepting new connections;
-2. tell every connection to finish what it has received and close (idle ones close now,
-   open WebSockets get a 1012 close frame and a ``websocket.disconnect``);
+1. stop accepting new connections: a process alone on its socket first accepts what the
+   kernel has queued (closing the listener would reset those clients), then shuts the
+   listener down, so a client connecting from then on is refused at once;
+2. tell every connection to finish what it has received and close (idle ones after a short
+   grace, in which a request already on its way is still answered; open WebSockets get a
+   1012 close frame and a ``websocket.disconnect``);
 3. wait for in-flight requests and app tasks, up to ``timeout_graceful_shutdown``,
    then cancel what is left;
 4. run the lifespan shutdown.
@@ -24,7 +27,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .config import LOGGING_CONFIG, Config, ConfigError
@@ -72,6 +75,8 @@ class Server:
         self._force_event: asyncio.Event | None = None
         self._tick_handle: asyncio.TimerHandle | None = None
         self._owns_uds = False
+        self._owns_sockets = False
+        self._protocol_factory: Callable[[], HTTP1Protocol] | None = None
         self.bound_addresses: list[tuple[str, int]] = []
 
     @property
@@ -140,6 +145,8 @@ class Server:
                 return
             # A supervisor's children share its socket; only the binder removes the file.
             self._owns_uds = bool(config.uds)
+            # ...and only a process alone on its socket may empty the backlog at shutdown.
+            self._owns_sockets = config.fd is None
         if not await self._until_signal(self.lifespan.startup(), forced_only=False):
             logger.warning("Application startup interrupted by a signal.")
             await self.lifespan.cancel()
@@ -156,6 +163,8 @@ class Server:
 
         def protocol_factory() -> HTTP1Protocol:
             return HTTP1Protocol(config, self.state, app_state)  # type: ignore[arg-type]
+
+        self._protocol_factory = protocol_factory
 
         try:
             for sock in sockets:
@@ -273,10 +282,16 @@ class Server:
     async def shutdown(self) -> None:
         assert self.state is not None and self.lifespan is not None
         logger.info("Shutting down")
+        self.state.stopping = True
+        backlog = self._take_backlog() if self._owns_sockets else []
         for server in self.servers:
             server.close()
         for connection in list(self.state.connections):
             connection.shutdown()
+        for sock in backlog:
+            task = asyncio.ensure_future(self._serve_accepted(sock))
+            self.state.tasks.add(task)
+            task.add_done_callback(self.state.tasks.discard)
         await asyncio.sleep(0)  # let the idle connections just closed be dropped from the count
         timeout = self.config.timeout_graceful_shutdown
         loop = asyncio.get_running_loop()
@@ -310,6 +325,59 @@ class Server:
         ):
             await self.lifespan.cancel()
         self._release([])
+
+    def _take_backlog(self) -> list[socket.socket]:
+        """Accept what the kernel has queued, then make it refuse new connections.
+
+        Closing a listening socket resets the connections still in its accept queue:
+        clients that connected before the signal, and may have sent their request
+        already, would be lost. So the queue is emptied and the listener shut down in
+        one step without awaiting: from then on a client is refused at once (a load
+        balancer moves on) and every connection that got in is answered.
+        """
+        accepted: list[socket.socket] = []
+        for server in self.servers:
+            for listening in server.sockets:
+                with socket.socket(fileno=os.dup(listening.fileno())) as listener:
+                    listener.setblocking(False)
+                    while True:
+                        try:
+                            accepted.append(listener.accept()[0])
+                        except (BlockingIOError, InterruptedError):
+                            break
+                        except OSError as exc:  # e.g. EMFILE: what is left will be reset
+                            logger.warning("Could not accept a queued connection: %s", exc)
+                            break
+                    try:
+                        listener.shutdown(socket.SHUT_RD)
+                    except OSError:
+                        pass
+        return accepted
+
+    async def _serve_accepted(self, sock: socket.socket) -> None:
+        """Serve a connection taken from the backlog at shutdown: its request, then close."""
+        factory = self._protocol_factory
+        assert factory is not None
+        loop = asyncio.get_running_loop()
+        ssl_context = self.config.ssl_context
+        made: list[HTTP1Protocol] = []  # with TLS, the loop returns its own wrapping protocol
+
+        def protocol_factory() -> HTTP1Protocol:
+            made.append(factory())
+            return made[-1]
+
+        try:
+            await loop.connect_accepted_socket(
+                protocol_factory,
+                sock,
+                ssl=ssl_context,
+                ssl_handshake_timeout=10.0 if ssl_context else None,
+            )
+        except (OSError, asyncio.TimeoutError) as exc:
+            logger.debug("A queued connection failed at shutdown: %s", exc)
+            sock.close()
+            return
+        made[0].shutdown()
 
     def _release(self, sockets: list[socket.socket]) -> None:
         """Close listening sockets that never started serving; remove our unix socket file."""
