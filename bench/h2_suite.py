@@ -8,7 +8,9 @@ and speaks HTTP/2 the way its documentation says to switch it on:
 - granian: ``--http 2`` (HTTP/2 only), TLS with ``--ssl-certificate``/``--ssl-keyfile``;
 - uvicorn: ``--http zttp --http2`` (experimental since 0.54; needs the ``zttp`` package,
   which needs Python >= 3.11), TLS with ``--ssl-certfile``/``--ssl-keyfile``;
-- hypercorn: h2c with prior knowledge is always on; TLS with ``--certfile``/``--keyfile``.
+- hypercorn: h2c with prior knowledge is always on; TLS with ``--certfile``/``--keyfile``;
+  ``bench/hypercorn.toml`` lifts its limit of 1000 requests per connection, which
+  would otherwise cut h2load's streams mid-run.
 
 Two apps: the raw ASGI app of the servers suite (``plaintext_*`` rows, the servers'
 numbers) and the framework suite's JSON route (``json_*`` rows): aster's framework on
@@ -64,13 +66,17 @@ def _uvicorn_tls(tls: TlsFiles) -> list[str]:
     return ["--ssl-certfile", str(tls.cert), "--ssl-keyfile", str(tls.key)]
 
 
+HYPERCORN_CONFIG = Path(__file__).with_name("hypercorn.toml")
+"""No limit of requests per connection (hypercorn's default closes it after 1000)."""
+
+
 def _hypercorn(app: str, host: str, port: int) -> list[str]:
     # No access log unless one is asked for; one worker process under its supervisor.
     # No grace period on SIGTERM: stopping it after a run would otherwise wait 3 s.
     return [
-        sys.executable, "-m", "hypercorn", app, "--bind", f"{host}:{port}",
-        "--worker-class", "uvloop", "--workers", "1", "--log-level", "warning",
-        "--graceful-timeout", "0",
+        sys.executable, "-m", "hypercorn", app, "--config", str(HYPERCORN_CONFIG),
+        "--bind", f"{host}:{port}", "--worker-class", "uvloop", "--workers", "1",
+        "--log-level", "warning", "--graceful-timeout", "0",
     ]  # fmt: skip
 
 
