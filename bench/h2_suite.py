@@ -7,7 +7,9 @@ and speaks HTTP/2 the way its documentation says to switch it on:
   port as HTTP/1.1, and TLS offers ALPN ``h2``;
 - granian: ``--http 2`` (HTTP/2 only), TLS with ``--ssl-certificate``/``--ssl-keyfile``;
 - uvicorn: ``--http zttp --http2`` (experimental since 0.54; needs the ``zttp`` package,
-  which needs Python >= 3.11), TLS with ``--ssl-certfile``/``--ssl-keyfile``;
+  which needs Python >= 3.11), TLS with ``--ssl-certfile``/``--ssl-keyfile``.  zttp
+  0.0.35 ends a connection after 4096 requests (GOAWAY ENHANCE_YOUR_CALM, "flood"), and
+  h2load does not reconnect: a run that passes 4096 requests on a connection is invalid;
 - hypercorn: h2c with prior knowledge is always on; TLS with ``--certfile``/``--keyfile``;
   ``bench/hypercorn.toml`` lifts its limit of 1000 requests per connection, which
   would otherwise cut h2load's streams mid-run.

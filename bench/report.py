@@ -236,7 +236,8 @@ def markdown(
         lines += ["", "Scenarios:"]
         lines += [f"- {name}: {text}" for name, text in meta["scenarios"].items()]
     problems = [
-        f"- round {r.round + 1}, {r.contender}, {r.scenario}: {' '.join(r.error.split())[:300]}"
+        f"- round {r.round + 1}, {r.contender}, {r.scenario}{_not_counted(r)}: "
+        + " ".join(r.error.split())[:300]
         for r in runs
         if r.error
     ]
@@ -249,6 +250,13 @@ def markdown(
     if problems:
         lines += ["", "Problems (left out of the medians when invalid):", *problems]
     return "\n".join(lines) + "\n"
+
+
+def _not_counted(run: Run) -> str:
+    """What an invalid run measured anyway, so the reader sees what was thrown away."""
+    if run.result is None:
+        return ""
+    return f" ({run.result.requests_per_sec:,.0f} req/s, not counted)"
 
 
 def to_json(

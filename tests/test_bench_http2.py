@@ -149,7 +149,8 @@ def test_failed_requests_make_an_error_not_a_number(tmp_path: Path) -> None:
     }
     text = report.markdown(summary, ["hypercorn"], None, meta, [run])
     assert "| plaintext_c16m16 | error | – |" in text
-    assert f"- round 1, hypercorn, plaintext_c16m16: {result.failed} failed" in text
+    rps = f"{result.requests_per_sec:,.0f} req/s, not counted"
+    assert f"- round 1, hypercorn, plaintext_c16m16 ({rps}): {result.failed} failed" in text
 
 
 @pytest.mark.timeout(120)
