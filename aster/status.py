@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import warnings
 
+from ._starlette_exceptions import StarletteDeprecationWarning
+
 __all__ = [
     "HTTP_100_CONTINUE",
     "HTTP_101_SWITCHING_PROTOCOLS",
@@ -184,11 +186,11 @@ def __getattr__(name: str) -> int:
     current = _RENAMED.get(name)
     if current is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    try:
-        from aster.exceptions import StarletteDeprecationWarning as category
-    except ImportError:  # pragma: no cover - while aster.exceptions is incomplete
-        category = DeprecationWarning  # type: ignore[assignment]
-    warnings.warn(f"'{name}' is deprecated. Use '{current}' instead.", category, stacklevel=2)
+    warnings.warn(
+        f"'{name}' is deprecated. Use '{current}' instead.",
+        StarletteDeprecationWarning,
+        stacklevel=2,
+    )
     return __deprecated__[name]
 
 
