@@ -15,9 +15,11 @@ import socket
 import time
 from collections.abc import Iterator
 
+import h2.errors
 import httpx
 import pytest
 
+from tests.h2_support import H2Client
 from tests.support import Running, serve
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -143,6 +145,23 @@ def test_an_app_that_keeps_sending_after_the_disconnect_is_stopped(server: Runni
     # It was told once, at its send; sending again after that ended it.
     after = _state(server)
     assert after["stubborn_send_errors"] == before.get("stubborn_send_errors", 0) + 1
+
+
+@pytest.mark.parametrize("path", ["/busy", "/mw/busy", "/mw/stubborn/"])
+def test_an_http2_stream_the_client_cancels_stops(server: Running, path: str) -> None:
+    # HTTP/2 (h2c, prior knowledge): RST_STREAM CANCEL ends only that stream.
+    name = "stubborn" if "stubborn" in path else "busy"
+    before = _state(server)
+    with H2Client(server.port) as client:
+        stream_id = client.headers(path)
+        reply = client.replies[stream_id]
+        while len(reply.body) < 256 * 1024:
+            assert client.read(), "the server closed the connection"
+        client.conn.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
+        client.flush()
+        _assert_stopped_and_idle(server, name, before)
+        again = client.request("/state")  # the connection still serves
+        assert again.status == 200
 
 
 def test_disconnects_are_not_logged_as_application_errors(server: Running) -> None:
