@@ -117,7 +117,8 @@ class _HTTPExchange:
         self._response_available = asyncio.Event()
         self._response_complete = asyncio.Event()
         self._chunks: asyncio.Queue[Any] = asyncio.Queue()
-        self._body_done = False
+        self._body_done = False  # the test has taken the last chunk
+        self._body_complete = False  # the app has sent its last body message
         self._request_chunks: Iterator[bytes] | None = None
         self._next_request_chunk: bytes | None = None
         self._request_complete = False
@@ -253,16 +254,26 @@ class _HTTPExchange:
             self._response_available.set()
         elif kind in ("http.response.body", "http.response.pathsend"):
             assert self.started, f'Received "{kind}" without "http.response.start".'
-            assert not self._response_complete.is_set(), f'Received "{kind}" after completion.'
+            assert not self._response_complete.is_set(), (
+                f'Received "{kind}" after response completed.'
+            )
+            assert not self._body_complete, f'Received "{kind}" after body completed.'
             if kind == "http.response.pathsend":
                 body, more_body = await asyncio.to_thread(_read_file, message["path"]), False
             else:
                 body, more_body = bytes(message.get("body", b"")), message.get("more_body", False)
+            self._body_complete = not more_body
             taken = asyncio.get_running_loop().create_future()
             self._chunks.put_nowait((body, not more_body, taken))
             await taken  # hand-over: the app waits until the test has taken the chunk
         elif kind == "http.response.trailers":
-            assert self.trailers_expected, 'Received "http.response.trailers" without declaring.'
+            assert self.trailers_expected, (
+                'Received "http.response.trailers" without declaring trailers.'
+            )
+            assert self._body_complete, 'Received "http.response.trailers" before body completed.'
+            assert not self._response_complete.is_set(), (
+                'Received "http.response.trailers" after response completed.'
+            )
             self.trailers.extend(message.get("headers", []))
             if not message.get("more_trailers", False):
                 self._response_complete.set()

@@ -217,6 +217,33 @@ def test_trailers_and_debug_info() -> None:
     assert response.extensions["http.response.trailers"] == [(b"x-checksum", b"1")]
 
 
+START_WITH_TRAILERS = {"type": "http.response.start", "status": 200, "trailers": True}
+START = {"type": "http.response.start", "status": 200}
+BODY = {"type": "http.response.body"}
+TRAILERS = {"type": "http.response.trailers"}
+
+
+@pytest.mark.parametrize(
+    ("messages", "error"),
+    [
+        ([TRAILERS], 'Received "http.response.trailers" without declaring trailers.'),
+        ([START_WITH_TRAILERS, TRAILERS], "before body completed"),
+        ([START_WITH_TRAILERS, BODY, BODY], 'Received "http.response.body" after body completed.'),
+        ([START_WITH_TRAILERS, BODY, TRAILERS, TRAILERS], 'trailers" after response completed'),
+        ([START, BODY, BODY], 'body" after response completed'),
+    ],
+)
+def test_out_of_order_messages_are_reported_as_starlette_words_them(
+    messages: list[Message], error: str
+) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        for message in messages:
+            await send(dict(message))
+
+    with pytest.raises(AssertionError, match=error):
+        TestClient(app).get("/")
+
+
 # --- cookies and redirects ---------------------------------------------------------------
 
 
