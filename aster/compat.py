@@ -32,7 +32,15 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["ALIASES", "EXPLICIT", "install", "installed", "target_for", "uninstall"]
+__all__ = [
+    "ALIASES",
+    "EXPLICIT",
+    "install",
+    "installed",
+    "set_aside",
+    "target_for",
+    "uninstall",
+]
 
 #: The top-level packages that are aliased, with the version of their API aster provides.
 ALIASES: dict[str, str] = {"fastapi": "0.165.0", "starlette": "1.10.0"}
@@ -64,9 +72,13 @@ class _AliasPackage(types.ModuleType):
     """``fastapi``/``starlette``: a package whose attributes come from ``aster``."""
 
     def __getattr__(self, name: str) -> Any:
+        missing = f"module {self.__name__!r} has no attribute {name!r}"
         if name.startswith("__") and name.endswith("__") and name != "__all__":
-            raise AttributeError(name)  # keep dunders (__file__ …) honest; __all__ feeds `*`
-        return getattr(importlib.import_module(_ASTER), name)
+            raise AttributeError(missing)  # keep dunders (__spec__ …) honest; __all__ feeds `*`
+        try:
+            return getattr(importlib.import_module(_ASTER), name)
+        except AttributeError:
+            raise AttributeError(missing, name=name, obj=self) from None
 
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(dir(importlib.import_module(_ASTER))))
@@ -88,7 +100,13 @@ class AsterAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if aster_name is None:
             return None
         if fullname in ALIASES:
-            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+            aster_module = importlib.import_module(_ASTER)
+            spec = importlib.machinery.ModuleSpec(
+                fullname, self, origin=aster_module.__file__, is_package=True
+            )
+            spec.has_location = True  # __file__ is aster's __init__.py
+            spec.submodule_search_locations = list(aster_module.__path__)
+            return spec
         try:
             module = importlib.import_module(aster_name)
         except ModuleNotFoundError as exc:
@@ -104,7 +122,10 @@ class AsterAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         if spec.name in ALIASES:
             module: types.ModuleType = _AliasPackage(spec.name)
-            module.__path__ = []  # a package, but nothing is ever found on disk under it
+            # aster's own directory: tools that read it (blockbuster, pkgutil) see aster's
+            # files, and the finder above answers for every name under it before the path
+            # finder could look there, so the real package is never found on disk.
+            module.__path__ = list(spec.submodule_search_locations or [])
             module.__version__ = ALIASES[spec.name]  # type: ignore[attr-defined]
             module.__aster_version__ = importlib.import_module(_ASTER).__version__  # type: ignore[attr-defined]
             module.__doc__ = f"Alias of aster's modules under the {spec.name!r} name."
@@ -134,6 +155,12 @@ def _is_aliased_name(name: str) -> bool:
 def installed() -> bool:
     """Whether the aliases are active."""
     return _finder is not None and _finder in sys.meta_path
+
+
+def set_aside() -> list[str]:
+    """The real fastapi/starlette modules that were imported before :func:`install` (and put
+    aside by it): empty unless something imported the real package before the aliases."""
+    return sorted(_set_aside)
 
 
 def install() -> None:

@@ -1,4 +1,4 @@
-"""The exceptions of ``fastapi.exceptions`` (``starlette.exceptions`` is a view of this module).
+"""The exceptions of ``fastapi.exceptions`` (Starlette's base classes: ``_starlette_exceptions``).
 
 As in FastAPI, there are two HTTP exception classes.  The routing layer raises
 ``StarletteHTTPException`` (404, 405, 413, bad forms) and the default handler is
@@ -9,11 +9,14 @@ a handler for ``StarletteHTTPException`` catches everything, while a handler for
 
 from __future__ import annotations
 
-import http
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from pydantic import BaseModel, create_model
+
+from ._starlette_exceptions import HTTPException as StarletteHTTPException
+from ._starlette_exceptions import StarletteDeprecationWarning
+from ._starlette_exceptions import WebSocketException as StarletteWebSocketException
 
 __all__ = [
     "DependencyScopeError",
@@ -34,44 +37,6 @@ __all__ = [
     "WebSocketRequestValidationError",
 ]
 
-_PHRASES = {status.value: status.phrase for status in http.HTTPStatus}
-
-
-class StarletteHTTPException(Exception):
-    """An error answered with ``status_code``; ``detail`` defaults to the status phrase."""
-
-    def __init__(
-        self,
-        status_code: int,
-        detail: Any = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        if detail is None:
-            detail = _PHRASES.get(status_code, "")
-        self.status_code = status_code
-        self.detail = detail
-        self.headers = headers
-
-    def __str__(self) -> str:
-        return f"{self.status_code}: {self.detail}"
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(status_code={self.status_code!r}, detail={self.detail!r})"
-
-
-class StarletteWebSocketException(Exception):
-    """Closes a WebSocket with ``code``; ``reason`` is sent as the close reason."""
-
-    def __init__(self, code: int, reason: str | None = None) -> None:
-        self.code = code
-        self.reason = reason or ""
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.reason}"
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(code={self.code!r}, reason={self.reason!r})"
-
 
 class HTTPException(StarletteHTTPException):
     """The HTTP error applications raise: ``raise HTTPException(404, "Item not found")``."""
@@ -79,10 +44,6 @@ class HTTPException(StarletteHTTPException):
 
 class WebSocketException(StarletteWebSocketException):
     """The WebSocket error applications raise: closes the connection with ``code``."""
-
-
-class StarletteDeprecationWarning(UserWarning):
-    """A deprecation that users see by default (``DeprecationWarning`` is hidden)."""
 
 
 class FastAPIDeprecationWarning(UserWarning):
