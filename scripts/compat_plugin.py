@@ -12,8 +12,8 @@ pytest, so it works the same whether a suite runs on aster or on the real FastAP
   ``$COMPAT_HANG_SECONDS`` after it started (it swallowed the timeout, or waits again in a
   ``finally``) gets :class:`Hung` raised in the main thread, once a second, which unwinds
   every further wait, and fails the test. Only if that does not end it within
-  ``$COMPAT_HANG_GRACE`` seconds (15) is it recorded as failed and its worker process ended (xdist then
-  reports the crash and replaces the worker).
+  ``$COMPAT_HANG_GRACE`` seconds (15) is it recorded as failed and its worker process ended
+  (xdist then reports the crash and replaces the worker).
 * **Guard** (``$COMPAT_GUARD`` = aster's package directory): every loaded ``fastapi…`` or
   ``starlette…`` module must be one of aster's, and ``aster.compat`` must not have had to set
   a real one aside. A module of a real FastAPI/Starlette (an installed one, or the sdist's own

@@ -142,11 +142,12 @@ def test_set_aside_reports_real_modules_imported_before_install() -> None:
     assert compat.set_aside() == []
 
 
-_SUITE_CONFIG = """
+_DEPRECATED = "'HTTP_413_REQUEST_ENTITY_TOO_LARGE' is deprecated"
+_SUITE_CONFIG = f"""
 [pytest]
 filterwarnings =
     error
-    ignore:'HTTP_413_REQUEST_ENTITY_TOO_LARGE' is deprecated:starlette.exceptions.StarletteDeprecationWarning
+    ignore:{_DEPRECATED}:starlette.exceptions.StarletteDeprecationWarning
 """
 
 _SUITE_TEST = """
