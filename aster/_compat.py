@@ -17,6 +17,8 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic.version import VERSION as PYDANTIC_VERSION
 from pydantic_core import PydanticUndefined, PydanticUndefinedType
 
+from .datastructures import UploadFile
+
 __all__ = [
     "PYDANTIC_V2",
     "PYDANTIC_VERSION",
@@ -92,10 +94,6 @@ def _is_bytes(annotation: Any) -> bool:
 def _is_uploadfile(annotation: Any) -> bool:
     if get_origin(annotation) in _UNION_TYPES:
         return any(_is_uploadfile(arg) for arg in get_args(annotation))
-    try:
-        from .datastructures import UploadFile
-    except ImportError:  # the framework's datastructures are not available
-        return False
     return lenient_issubclass(annotation, UploadFile)
 
 

@@ -21,9 +21,9 @@ from secrets import token_hex
 from typing import IO, TYPE_CHECKING
 from urllib.parse import quote
 
+from ._response import PlainTextResponse, Response
 from .concurrency import run_cleanup_in_threadpool, run_in_threadpool
 from .datastructures import Headers, MutableHeaders
-from .responses import PlainTextResponse, Response
 from .types import Receive, Scope, Send
 
 if TYPE_CHECKING:

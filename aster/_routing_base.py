@@ -1,7 +1,7 @@
 """What every route is built from: match results, path patterns and ``BaseRoute``.
 
-Split out of :mod:`aster.routing` (which re-exports all of it) so that mounts and
-routes can share it without importing each other.
+The bottom of Starlette's routing: routes (:mod:`aster._routes`), the router with its
+mounts and hosts (:mod:`aster._router`) and FastAPI's API routes all build on it.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any
 
+from ._response import PlainTextResponse
 from .convertors import CONVERTOR_TYPES, Convertor
 from .datastructures import URLPath
 from .middleware import Middleware
-from .responses import PlainTextResponse
+from .middleware.body_limit import RequestBodyLimitMiddleware
 from .types import ASGIApp, Receive, Scope, Send
+from .websockets import WebSocketClose
 
 
 class NoMatchFound(Exception):
@@ -117,13 +119,31 @@ def _wrap(
         for cls, args, kwargs in reversed(middleware):
             app = cls(app, *args, **kwargs)
     if max_body_size is not None:
-        from .middleware.body_limit import RequestBodyLimitMiddleware
-
         app = RequestBodyLimitMiddleware(app, max_body_size=max_body_size)
     return app
 
 
+def _child_url(routes: Sequence[BaseRoute], name: str, params: dict[str, Any]) -> URLPath | None:
+    """The first URL one of ``routes`` gives for ``name``, or None."""
+    for route in routes or []:
+        try:
+            return route.url_path_for(name, **params)
+        except NoMatchFound:
+            pass
+    return None
+
+
 class BaseRoute:
+    #: What the router's index (:mod:`aster.route_index`) may assume of a route class.
+    #: ``_path_matches``: the class's ``matches`` only tests ``path_regex`` against the route
+    #: path (``_matches_path``); a subclass that overrides ``matches`` no longer has it.
+    #: ``_path_is_prefix``: that path is a prefix (a mount), not the whole path.
+    #: ``_plain_handle``: the class's ``handle`` only re-checks the method, then calls
+    #: ``self.app``, so a full match may call ``self.app`` directly.
+    _path_matches: Callable[..., Any] | None = None
+    _path_is_prefix = False
+    _plain_handle: Callable[..., Any] | None = None
+
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         raise NotImplementedError()  # pragma: no cover
 
@@ -140,8 +160,6 @@ class BaseRoute:
             if scope["type"] == "http":
                 await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
             elif scope["type"] == "websocket":
-                from .websockets import WebSocketClose
-
                 await WebSocketClose()(scope, receive, send)
             return
         scope.update(child_scope)

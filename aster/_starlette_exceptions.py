@@ -55,3 +55,8 @@ class WebSocketException(Exception):
 
 class StarletteDeprecationWarning(UserWarning):
     """A deprecation that users see by default (``DeprecationWarning`` is hidden)."""
+
+
+# The names the rest of aster imports them by (FastAPI's own spelling, in fastapi.exceptions).
+StarletteHTTPException = HTTPException
+StarletteWebSocketException = WebSocketException

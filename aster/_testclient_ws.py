@@ -24,20 +24,7 @@ import httpx
 
 from ._portal import Portal, TaskHandle
 from .types import ASGIApp, Message, Scope
-
-try:
-    from .websockets import WebSocketDisconnect
-except ModuleNotFoundError as exc:  # the framework's websockets module is not written yet
-    if exc.name != f"{__package__}.websockets":
-        raise
-
-    class WebSocketDisconnect(Exception):  # type: ignore[no-redef]
-        """Raised when the websocket is closed; same shape as ``starlette.websockets``'s."""
-
-        def __init__(self, code: int = 1000, reason: str | None = None) -> None:
-            self.code = code
-            self.reason = reason or ""
-
+from .websockets import WebSocketDisconnect
 
 PortalFactory = Callable[[], AbstractContextManager[Portal]]
 

@@ -11,8 +11,12 @@ from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any
 
-from . import params, routing
+from . import params
 from ._form_limits import _validate_form_limits
+from ._response import JSONResponse, Response
+from ._router import Mount, Router
+from ._routes import Route, WebSocketRoute
+from ._routing_base import BaseRoute
 from .api_routing import (
     APIRoute,
     APIWebSocketRoute,
@@ -22,7 +26,6 @@ from .api_routing import (
 )
 from .datastructures import Default, DefaultPlaceholder
 from .exceptions import FastAPIError
-from .responses import JSONResponse, Response
 from .types import ASGIApp, DecoratedCallable, Lifespan
 from .utils import generate_unique_id, get_value_or_default
 
@@ -54,7 +57,7 @@ _METHOD_DEFAULTS: dict[str, Any] = {
 }
 
 
-class APIRouter(routing.Router):
+class APIRouter(Router):
     def __init__(
         self,
         *,
@@ -63,8 +66,8 @@ class APIRouter(routing.Router):
         dependencies: Sequence[params.Depends] | None = None,
         default_response_class: type[Response] = Default(JSONResponse),
         responses: dict[int | str, dict[str, Any]] | None = None,
-        callbacks: list[routing.BaseRoute] | None = None,
-        routes: list[routing.BaseRoute] | None = None,
+        callbacks: list[BaseRoute] | None = None,
+        routes: list[BaseRoute] | None = None,
         redirect_slashes: bool = True,
         default: ASGIApp | None = None,
         dependency_overrides_provider: Any | None = None,
@@ -146,7 +149,7 @@ class APIRouter(routing.Router):
         response_class: type[Response] | DefaultPlaceholder = Default(JSONResponse),
         name: str | None = None,
         route_class_override: type[APIRoute] | None = None,
-        callbacks: list[routing.BaseRoute] | None = None,
+        callbacks: list[BaseRoute] | None = None,
         openapi_extra: dict[str, Any] | None = None,
         generate_unique_id_function: Callable[[APIRoute], str] | DefaultPlaceholder = Default(
             generate_unique_id
@@ -301,7 +304,7 @@ class APIRouter(routing.Router):
         dependencies: Sequence[params.Depends] | None = None,
         default_response_class: type[Response] = Default(JSONResponse),
         responses: dict[int | str, dict[str, Any]] | None = None,
-        callbacks: list[routing.BaseRoute] | None = None,
+        callbacks: list[BaseRoute] | None = None,
         deprecated: bool | None = None,
         include_in_schema: bool = True,
         generate_unique_id_function: Callable[[APIRoute], str] = Default(generate_unique_id),
@@ -348,11 +351,11 @@ class APIRouter(routing.Router):
 
     def _include_late_routes(
         self,
-        routes: list[routing.BaseRoute],
+        routes: list[BaseRoute],
         router: APIRouter,
         options: dict[str, Any],
         anchor: Any,
-    ) -> list[routing.BaseRoute]:
+    ) -> list[BaseRoute]:
         """Copy routes added to an included ``router`` next to its earlier copies; return them."""
         if not options["prefix"]:
             _check_paths_not_empty(routes)
@@ -377,7 +380,7 @@ class APIRouter(routing.Router):
         return added
 
     def _include_route(
-        self, route: routing.BaseRoute, router: APIRouter, *, prefix: str, **options: Any
+        self, route: BaseRoute, router: APIRouter, *, prefix: str, **options: Any
     ) -> None:
         if isinstance(route, APIRoute):
             self.add_api_route(
@@ -436,7 +439,7 @@ class APIRouter(routing.Router):
                 }
                 or None,
             )
-        elif isinstance(route, routing.Route):
+        elif isinstance(route, Route):
             methods = list(route.methods or [])
             self.add_route(
                 prefix + route.path,
@@ -452,15 +455,15 @@ class APIRouter(routing.Router):
                 dependencies=[*(options["dependencies"] or []), *route.dependencies],
                 name=route.name,
             )
-        elif isinstance(route, routing.WebSocketRoute):
+        elif isinstance(route, WebSocketRoute):
             self.add_websocket_route(prefix + route.path, route.endpoint, name=route.name)
-        elif isinstance(route, routing.Mount):
-            self.routes.append(routing.Mount(prefix + route.path, app=route.app, name=route.name))
+        elif isinstance(route, Mount):
+            self.routes.append(Mount(prefix + route.path, app=route.app, name=route.name))
         else:
             self.routes.append(route)
 
 
-def _check_paths_not_empty(routes: Sequence[routing.BaseRoute]) -> None:
+def _check_paths_not_empty(routes: Sequence[BaseRoute]) -> None:
     for route in routes:
         path = getattr(route, "path", None)
         if path is not None and not path:
@@ -484,7 +487,7 @@ class _LiveInclusion:
         self._options = options
         self._anchor = anchor
 
-    def __call__(self, routes: list[routing.BaseRoute]) -> None:
+    def __call__(self, routes: list[BaseRoute]) -> None:
         parent = self._parent()
         if parent is None:
             self._router.routes.remove_listener(self)  # type: ignore[attr-defined]

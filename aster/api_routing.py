@@ -1,4 +1,4 @@
-"""FastAPI's routes: ``APIRoute``, ``APIWebSocketRoute`` and ``APIRouter``.
+"""FastAPI's routes: ``APIRoute`` and ``APIWebSocketRoute``, built on Starlette's.
 
 An ``APIRoute`` analyses its endpoint when it is created: the dependency tree
 (``self.dependant``), its flattened plan, the body field, the response model
@@ -6,22 +6,29 @@ field.  Each request then runs the compiled handler of :mod:`aster.handlers`,
 inside the exit stacks that dependencies with ``yield`` need (only when the
 plan has such a dependency).
 
-``include_router`` copies the included router's routes into this one with the
-prefix, tags, dependencies and responses combined.
+FastAPI's ``request_response`` and ``websocket_session`` are here too: unlike
+Starlette's (:mod:`aster._routes`), they open those exit stacks
+(``scope["fastapi_inner_astack"]``, ``scope["fastapi_function_astack"]``) around
+the endpoint.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from enum import Enum, IntEnum
 from typing import Any
 
-from . import params, routing
+from . import params
+from ._response import JSONResponse, Response
+from ._routes import Route, WebSocketRoute
+from ._routing_base import BaseRoute, Match, compile_path, get_name
+from .concurrency import is_async_callable, run_in_threadpool
 from .datastructures import Default, DefaultPlaceholder
 from .dependencies.body_field import get_body_field
-from .dependencies.models import Dependant
+from .dependencies.models import Dependant, is_async_gen_callable, is_gen_callable
 from .dependencies.plan import Plan
 from .dependencies.utils import (
     get_dependant,
@@ -31,28 +38,26 @@ from .dependencies.utils import (
     get_typed_return_annotation,
     should_embed_body_fields,
 )
-from .exceptions import FastAPIError
+from .exceptions import FastAPIError, WebSocketRequestValidationError
 from .fields import ModelField, create_model_field, lenient_issubclass
-from .handlers import (
-    get_request_handler,
-    is_body_allowed_for_status_code,
-    run_endpoint_function,
-    serialize_response,
-)
+from .handlers import get_request_handler, run_endpoint_function, serialize_response
+from .middleware.body_limit import RequestBodyLimitMiddleware
 from .middleware.exceptions import SendTracker, handle_exception, wrap_app_handling_exceptions
 from .requests import Request
-from .responses import JSONResponse, Response
 from .sse import EventSourceResponse, ServerSentEvent
 from .types import ASGIApp, Receive, Scope, Send
-from .utils import generate_unique_id
+from .utils import generate_unique_id, is_body_allowed_for_status_code
+from .websockets import WebSocket
 
 __all__ = [
     "APIRoute",
     "APIWebSocketRoute",
     "get_request_handler",
     "get_websocket_app",
+    "request_response",
     "run_endpoint_function",
     "serialize_response",
+    "websocket_session",
 ]
 
 
@@ -99,14 +104,7 @@ def api_request_response(
                 await response(scope, receive, tracker)
                 awaited = True
             if not awaited:
-                raise FastAPIError(
-                    "Response not awaited. There's a high chance that the application code "
-                    "is raising an exception and a dependency with yield has a block with a "
-                    "bare except, or a block with except Exception, and is not raising the "
-                    "exception again. Read more about it in the docs: https://fastapi."
-                    "tiangolo.com/tutorial/dependencies/dependencies-with-yield/"
-                    "#dependencies-with-yield-and-except"
-                )
+                raise _not_awaited()
         except Exception as exc:
             await handle_exception(
                 exc, request, scope, receive, tracker, response_started=tracker.started
@@ -115,7 +113,68 @@ def api_request_response(
     return app
 
 
-class APIRoute(routing.Route):
+def _not_awaited() -> FastAPIError:
+    return FastAPIError(
+        "Response not awaited. There's a high chance that the application code "
+        "is raising an exception and a dependency with yield has a block with a "
+        "bare except, or a block with except Exception, and is not raising the "
+        "exception again. Read more about it in the docs: https://fastapi."
+        "tiangolo.com/tutorial/dependencies/dependencies-with-yield/"
+        "#dependencies-with-yield-and-except"
+    )
+
+
+def request_response(func: Callable[[Request], Awaitable[Response] | Response]) -> ASGIApp:
+    """FastAPI's: ``func(request) -> response`` as an ASGI app, inside the two exit stacks.
+
+    Starlette's version (:func:`aster._routes.request_response`) has no exit stacks; with
+    this one, dependencies with ``yield`` solved for the request can register cleanups.
+    """
+    handler: Callable[[Request], Awaitable[Response]] = (
+        func  # type: ignore[assignment]
+        if is_async_callable(func)
+        else functools.partial(run_in_threadpool, func)
+    )
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+
+        async def respond(scope: Scope, receive: Receive, send: Send) -> None:
+            awaited = False
+            async with AsyncExitStack() as request_stack:
+                scope["fastapi_inner_astack"] = request_stack
+                async with AsyncExitStack() as function_stack:
+                    scope["fastapi_function_astack"] = function_stack
+                    response = await handler(request)
+                await response(scope, receive, send)
+                awaited = True
+            if not awaited:
+                raise _not_awaited()
+
+        await wrap_app_handling_exceptions(respond, request)(scope, receive, send)
+
+    return app
+
+
+def websocket_session(func: Callable[[WebSocket], Awaitable[None]]) -> ASGIApp:
+    """FastAPI's: ``func(websocket)`` as an ASGI app, inside the two exit stacks."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        session = WebSocket(scope, receive=receive, send=send)
+
+        async def run(scope: Scope, receive: Receive, send: Send) -> None:
+            async with AsyncExitStack() as request_stack:
+                scope["fastapi_inner_astack"] = request_stack
+                async with AsyncExitStack() as function_stack:
+                    scope["fastapi_function_astack"] = function_stack
+                    await func(session)
+
+        await wrap_app_handling_exceptions(run, session)(scope, receive, send)
+
+    return app
+
+
+class APIRoute(Route):
     def __init__(
         self,
         path: str,
@@ -142,7 +201,7 @@ class APIRoute(routing.Route):
         include_in_schema: bool = True,
         response_class: type[Response] | DefaultPlaceholder = Default(JSONResponse),
         dependency_overrides_provider: Any | None = None,
-        callbacks: list[routing.BaseRoute] | None = None,
+        callbacks: list[BaseRoute] | None = None,
         openapi_extra: dict[str, Any] | None = None,
         generate_unique_id_function: Callable[[APIRoute], str] | DefaultPlaceholder = Default(
             generate_unique_id
@@ -176,8 +235,8 @@ class APIRoute(routing.Route):
         self.form_limits = dict(form_limits) if form_limits else None
         self.tags = tags or []
         self.responses = responses or {}
-        self.name = routing.get_name(endpoint) if name is None else name
-        self.path_regex, self.path_format, self.param_convertors = routing.compile_path(path)
+        self.name = get_name(endpoint) if name is None else name
+        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
         self.methods: set[str] = {method.upper() for method in (methods or ["GET"])}
         make_id = (
             generate_unique_id_function.value
@@ -264,8 +323,6 @@ class APIRoute(routing.Route):
             handler, self._stacks_needed, self.dependency_overrides_provider
         )
         if max_body_size is not None:
-            from .middleware.body_limit import RequestBodyLimitMiddleware
-
             self.app = RequestBodyLimitMiddleware(self.app, max_body_size=max_body_size)
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
@@ -290,10 +347,7 @@ class APIRoute(routing.Route):
             is_json_stream=self.is_json_stream,
         )
 
-    def matches(self, scope: Scope) -> tuple[routing.Match, Scope]:
-        return self._matches_path(scope, routing.get_route_path(scope))
-
-    def _matches_path(self, scope: Scope, route_path: str) -> tuple[routing.Match, Scope]:
+    def _matches_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         """``Route._matches_path`` inlined, plus ``route`` in the child scope: the hot path."""
         if scope["type"] != "http":
             return _NO_MATCH, {}
@@ -318,12 +372,10 @@ class APIRoute(routing.Route):
         return _FULL, child_scope
 
 
-_NO_MATCH, _PARTIAL, _FULL = routing.Match.NONE, routing.Match.PARTIAL, routing.Match.FULL
+_NO_MATCH, _PARTIAL, _FULL = Match.NONE, Match.PARTIAL, Match.FULL
 
 
 def _is_generator(call: Any) -> bool:
-    from .dependencies.models import is_async_gen_callable, is_gen_callable
-
     return is_async_gen_callable(call) or is_gen_callable(call)
 
 
@@ -335,8 +387,6 @@ def get_websocket_app(
     default_plan = Plan(dependant, embed_body_fields=embed_body_fields)
 
     async def app(websocket: Any) -> None:
-        from .exceptions import WebSocketRequestValidationError
-
         overrides = getattr(dependency_overrides_provider, "dependency_overrides", None)
         plan = (
             Plan(dependant, overrides, embed_body_fields=embed_body_fields)
@@ -352,7 +402,7 @@ def get_websocket_app(
     return app
 
 
-class APIWebSocketRoute(routing.WebSocketRoute):
+class APIWebSocketRoute(WebSocketRoute):
     def __init__(
         self,
         path: str,
@@ -364,9 +414,9 @@ class APIWebSocketRoute(routing.WebSocketRoute):
     ) -> None:
         self.path = path
         self.endpoint = endpoint
-        self.name = routing.get_name(endpoint) if name is None else name
+        self.name = get_name(endpoint) if name is None else name
         self.dependencies = list(dependencies or [])
-        self.path_regex, self.path_format, self.param_convertors = routing.compile_path(path)
+        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
         self.dependant = get_dependant(path=self.path_format, call=self.endpoint, scope="function")
         for depends in self.dependencies[::-1]:
             self.dependant.dependencies.insert(
@@ -378,34 +428,13 @@ class APIWebSocketRoute(routing.WebSocketRoute):
             dependency_overrides_provider=dependency_overrides_provider,
             embed_body_fields=self._embed_body_fields,
         )
-        self.app = _websocket_session_with_stacks(session)
+        self.app = websocket_session(session)
 
-    def matches(self, scope: Scope) -> tuple[routing.Match, Scope]:
-        return self._matches_path(scope, routing.get_route_path(scope))
-
-    def _matches_path(self, scope: Scope, route_path: str) -> tuple[routing.Match, Scope]:
+    def _matches_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         match, child_scope = super()._matches_path(scope, route_path)
-        if match is not routing.Match.NONE:
+        if match is not Match.NONE:
             child_scope["route"] = self
         return match, child_scope
-
-
-def _websocket_session_with_stacks(func: Callable[[Any], Awaitable[None]]) -> ASGIApp:
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        from .websockets import WebSocket
-
-        session = WebSocket(scope, receive=receive, send=send)
-
-        async def run(scope: Scope, receive: Receive, send: Send) -> None:
-            async with AsyncExitStack() as request_stack:
-                scope["fastapi_inner_astack"] = request_stack
-                async with AsyncExitStack() as function_stack:
-                    scope["fastapi_function_astack"] = function_stack
-                    await func(session)
-
-        await wrap_app_handling_exceptions(run, session)(scope, receive, send)
-
-    return app
 
 
 def _merge_lifespan_context(original: Any, nested: Any) -> Any:

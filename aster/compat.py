@@ -3,8 +3,9 @@
 ``install()`` puts a finder first on ``sys.meta_path``. From then on:
 
 * ``fastapi.X.Y`` and ``starlette.X.Y`` are *the same module objects* as ``aster.X.Y`` (so
-  ``fastapi.responses is aster.responses`` and ``starlette.responses is aster.responses``),
-  except for the few paths listed in :data:`EXPLICIT`, which live elsewhere in aster.
+  ``fastapi.testclient is aster.testclient is starlette.testclient``), except for the
+  paths listed in :data:`EXPLICIT`: where Starlette's module differs from FastAPI's
+  (``starlette.routing``, ``starlette.responses``...), it has its own aster module.
 * ``fastapi`` and ``starlette`` themselves are small alias modules, not ``aster``: every
   attribute is looked up on ``aster`` (``fastapi.FastAPI is aster.FastAPI``), but
   ``__version__`` is the version of the *API aster speaks* (``fastapi.__version__ ==
@@ -35,6 +36,7 @@ from typing import Any
 __all__ = [
     "ALIASES",
     "EXPLICIT",
+    "SHARED",
     "install",
     "installed",
     "set_aside",
@@ -46,13 +48,45 @@ __all__ = [
 ALIASES: dict[str, str] = {"fastapi": "0.165.0", "starlette": "1.10.0"}
 
 #: Module paths whose aster counterpart is not simply ``aster.<rest of the path>``.
+#:
+#: ``aster.<path>`` mirrors ``fastapi.<path>``.  Where Starlette's module of the same path
+#: differs from FastAPI's (other behaviour under a shared name, or FastAPI's additions),
+#: ``starlette.<path>`` has its own aster module, ``aster._starlette_<path>``, which has
+#: Starlette's names and loads nothing of FastAPI's layer.  The other modules both
+#: packages have hold the same objects in both (FastAPI re-exports Starlette's), so both
+#: names share one aster module; see :data:`SHARED`.
 EXPLICIT: dict[str, str] = {
     # FastAPI's pydantic-compatibility layer; the tests import version constants from it.
     "fastapi._compat": "aster._compat",
     "fastapi._compat.shared": "aster._compat",
     "fastapi._compat.v2": "aster._compat",
-    # Starlette's HTTPException is the base class of FastAPI's (aster.exceptions has both).
+    # Starlette's HTTPException and WebSocketException are the base classes of FastAPI's.
     "starlette.exceptions": "aster._starlette_exceptions",
+    # Starlette's request_response/websocket_session open no dependency exit stacks, and
+    # there is no APIRoute/APIRouter in starlette.routing.
+    "starlette.routing": "aster._starlette_routing",
+    # No EventSourceResponse, ORJSONResponse or UJSONResponse in starlette.responses.
+    "starlette.responses": "aster._starlette_responses",
+    # The Starlette application, without FastAPI.
+    "starlette.applications": "aster._starlette_applications",
+}
+
+#: Modules both packages have that resolve to one aster module, and why that is right.
+SHARED: dict[str, str] = {
+    "background": "FastAPI's BackgroundTasks only adds documentation to Starlette's",
+    "concurrency": "FastAPI re-exports Starlette's helpers, plus contextmanager_in_threadpool",
+    "datastructures": "FastAPI re-exports Starlette's; aster's UploadFile has FastAPI's schema",
+    "middleware": "FastAPI re-exports Starlette's Middleware",
+    "middleware.cors": "FastAPI re-exports Starlette's CORSMiddleware",
+    "middleware.gzip": "FastAPI re-exports Starlette's GZipMiddleware",
+    "middleware.httpsredirect": "FastAPI re-exports Starlette's HTTPSRedirectMiddleware",
+    "middleware.trustedhost": "FastAPI re-exports Starlette's TrustedHostMiddleware",
+    "requests": "FastAPI re-exports Starlette's Request and HTTPConnection",
+    "staticfiles": "FastAPI re-exports Starlette's StaticFiles",
+    "templating": "FastAPI re-exports Starlette's Jinja2Templates",
+    "testclient": "FastAPI re-exports Starlette's TestClient",
+    "types": "type aliases only: Starlette's ASGI types and FastAPI's few, in one module",
+    "websockets": "FastAPI re-exports Starlette's WebSocket, WebSocketDisconnect, WebSocketState",
 }
 
 _ASTER = "aster"
@@ -123,8 +157,9 @@ class AsterAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if spec.name in ALIASES:
             module: types.ModuleType = _AliasPackage(spec.name)
             # aster's own directory: tools that read it (blockbuster, pkgutil) see aster's
-            # files, and the finder above answers for every name under it before the path
-            # finder could look there, so the real package is never found on disk.
+            # files. The finder above, first on sys.meta_path, answers for every name under
+            # the alias; the path finder only ever looks here for a name aster lacks, and
+            # finds nothing, so no real package is ever found on disk.
             module.__path__ = list(spec.submodule_search_locations or [])
             module.__version__ = ALIASES[spec.name]  # type: ignore[attr-defined]
             module.__aster_version__ = importlib.import_module(_ASTER).__version__  # type: ignore[attr-defined]

@@ -47,6 +47,8 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager, asyn
 from contextvars import copy_context
 from typing import Any, ParamSpec, TypeVar
 
+from ._starlette_exceptions import StarletteDeprecationWarning
+
 __all__ = [
     "contextmanager_in_threadpool",
     "get_cleanup_executor",
@@ -354,14 +356,6 @@ async def contextmanager_in_threadpool(cm: AbstractContextManager[T]) -> AsyncGe
         await run_cleanup_in_threadpool(cm.__exit__, None, None, None)
 
 
-def _deprecation_warning() -> type[Warning]:
-    try:
-        from aster.exceptions import StarletteDeprecationWarning
-    except ImportError:  # pragma: no cover - while aster.exceptions is incomplete
-        return DeprecationWarning
-    return StarletteDeprecationWarning  # type: ignore[no-any-return]
-
-
 async def run_until_first_complete(
     *args: tuple[Callable[..., Coroutine[Any, Any, Any]], dict],
 ) -> None:  # type: ignore[type-arg]
@@ -371,7 +365,7 @@ async def run_until_first_complete(
     """
     warnings.warn(
         "run_until_first_complete is deprecated and will be removed in a future version.",
-        _deprecation_warning(),
+        StarletteDeprecationWarning,
         stacklevel=2,
     )
     tasks = [asyncio.ensure_future(func(**kwargs)) for func, kwargs in args]

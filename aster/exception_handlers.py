@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._response import JSONResponse, Response
+from ._starlette_exceptions import StarletteHTTPException as HTTPException
 from .encoders import jsonable_encoder
 from .exceptions import RequestValidationError, WebSocketRequestValidationError
-from .exceptions import StarletteHTTPException as HTTPException
 from .requests import Request
-from .responses import JSONResponse, Response
 
 if TYPE_CHECKING:
     from .websockets import WebSocket

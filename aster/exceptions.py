@@ -1,4 +1,4 @@
-"""The exceptions of ``fastapi.exceptions`` (Starlette's base classes: ``_starlette_exceptions``).
+"""The exceptions of ``fastapi.exceptions``; Starlette's are in :mod:`aster._starlette_exceptions`.
 
 As in FastAPI, there are two HTTP exception classes.  The routing layer raises
 ``StarletteHTTPException`` (404, 405, 413, bad forms) and the default handler is
@@ -14,9 +14,11 @@ from typing import Any, TypedDict
 
 from pydantic import BaseModel, create_model
 
-from ._starlette_exceptions import HTTPException as StarletteHTTPException
-from ._starlette_exceptions import StarletteDeprecationWarning
-from ._starlette_exceptions import WebSocketException as StarletteWebSocketException
+from ._starlette_exceptions import (
+    StarletteDeprecationWarning,
+    StarletteHTTPException,
+    StarletteWebSocketException,
+)
 
 __all__ = [
     "DependencyScopeError",

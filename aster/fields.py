@@ -27,6 +27,7 @@ from pydantic_core import PydanticUndefined, SchemaSerializer, SchemaValidator
 
 from .datastructures import UploadFile
 from .exceptions import FastAPIError
+from .params import Body
 
 Undefined: Any = PydanticUndefined
 UnionType = types.UnionType
@@ -338,8 +339,6 @@ def copy_field_info(*, field_info: FieldInfo, annotation: Any) -> FieldInfo:
 
 
 def is_scalar_field(field: ModelField) -> bool:
-    from .params import Body
-
     return field_annotation_is_scalar(field.field_info.annotation) and not isinstance(
         field.field_info, Body
     )

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import email.message
 import functools
+import inspect
 import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from . import params
-from ._streaming import item_serializer, stream_response
+from ._endpoint_streams import item_serializer, stream_response
+from ._response import JSONResponse, Response, json_response_from_bytes, plain_json
 from .concurrency import run_in_threadpool
 from .datastructures import DefaultPlaceholder
 from .dependencies.models import (
@@ -42,25 +44,13 @@ from .exceptions import (
 )
 from .fields import ModelField, lenient_issubclass
 from .requests import Request, json_loads
-from .responses import JSONResponse, Response, json_response_from_bytes, plain_json
 from .sse import EventSourceResponse
 
 Undefined = params.Undefined
 
 
-def is_body_allowed_for_status_code(status_code: int | str | None) -> bool:
-    if status_code is None:
-        return True
-    if status_code in {"default", "1XX", "2XX", "3XX", "4XX", "5XX"}:
-        return True
-    code = int(status_code)
-    return not (code < 200 or code in {204, 205, 304})
-
-
 def endpoint_context(call: Any) -> EndpointContext:
     """Where the endpoint is defined, for error messages (FastAPI's EndpointContext)."""
-    import inspect
-
     context: EndpointContext = {}
     try:
         source = inspect.getsourcefile(call)

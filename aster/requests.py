@@ -26,6 +26,7 @@ from pydantic_core import from_json
 from python_multipart.multipart import parse_options_header
 
 from aster._multidict import query_params_from_bytes
+from aster._starlette_exceptions import StarletteHTTPException as HTTPException
 from aster.datastructures import (
     URL,
     Address,
@@ -474,8 +475,6 @@ class Request(HTTPConnection[StateT]):
                 self._form = await parser.parse()
         except MultiPartException as exc:
             if "app" in self.scope:  # inside an app: a client error, answered with a 400
-                from aster.exceptions import StarletteHTTPException as HTTPException
-
                 raise HTTPException(status_code=400, detail=exc.message) from exc
             raise
         return self._form

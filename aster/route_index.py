@@ -108,48 +108,33 @@ class _Node:
 
 
 def _standard_matching(route: Any) -> bool:
-    """The route matches by its path like ours do (its class did not override ``matches``)."""
-    from .api_routing import APIRoute, APIWebSocketRoute
-    from .routing import Mount, Route, WebSocketRoute
+    """The route matches by its path pattern like ours do (its class did not override ``matches``).
 
-    return type(route).matches in (
-        Route.matches,
-        WebSocketRoute.matches,
-        Mount.matches,
-        APIRoute.matches,
-        APIWebSocketRoute.matches,
-    )
+    Route classes say so themselves (``BaseRoute._path_matches``), so the index needs no
+    knowledge of which classes exist, FastAPI's included.
+    """
+    cls = type(route)
+    return cls.matches is getattr(cls, "_path_matches", None)
 
 
 def _handles_by_app(route: Any) -> bool:
-    from .routing import Route
-
-    return (
-        isinstance(route, Route)
-        and _standard_matching(route)
-        and type(route).handle is Route.handle
-    )
+    cls = type(route)
+    return _standard_matching(route) and cls.handle is getattr(cls, "_plain_handle", None)
 
 
 def static_prefix(route: Any) -> tuple[list[str] | None, str | None]:
     """(leading static segments, or None if unknown; the whole path if it is fully static)."""
-    from .routing import Mount, Route, WebSocketRoute
-
     if not _standard_matching(route):
         return None, None
-    if isinstance(route, (Route, WebSocketRoute)):
-        path = route.path
-        brace = path.find("{")
-        if brace < 0:
-            return _segments(path.rsplit("/", 1)[0]), path
-        return _segments(path[:brace].rsplit("/", 1)[0]), None
-    if isinstance(route, Mount):
-        path = route.path
-        brace = path.find("{")
+    path = route.path
+    brace = path.find("{")
+    if route._path_is_prefix:
         if brace >= 0:
             path = path[:brace].rsplit("/", 1)[0]
         return _segments(path), None
-    return None, None
+    if brace < 0:
+        return _segments(path.rsplit("/", 1)[0]), path
+    return _segments(path[:brace].rsplit("/", 1)[0]), None
 
 
 def _may_match(route: Any, path: str) -> bool:

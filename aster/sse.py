@@ -7,7 +7,7 @@ item (a model, a dict, a string...) is JSON-encoded into the ``data:`` field; a
 comments, and ``raw_data`` for text that must not be JSON-encoded).  While the
 generator is idle, a ``: ping`` comment goes out every ``_PING_INTERVAL``
 seconds so proxies do not drop the connection.  The encoding itself happens in
-:mod:`aster._streaming`; this module holds the public types.
+:mod:`aster._endpoint_streams`; this module holds the public types.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from .responses import StreamingResponse
+from ._streaming_response import StreamingResponse
 
 __all__ = [
     "KEEPALIVE_COMMENT",
@@ -29,7 +29,8 @@ __all__ = [
 KEEPALIVE_COMMENT = b": ping\n\n"
 
 #: Seconds of generator silence before a keep-alive comment is sent.  Private, but
-#: tests (FastAPI's included) monkeypatch it.
+#: tests (FastAPI's included) monkeypatch it, as ``fastapi.routing._PING_INTERVAL``:
+#: :mod:`aster.routing` reads and sets this one under that name.
 _PING_INTERVAL: float = 15.0
 
 #: The JSON schema of one event (OpenAPI 3.2, "Special Considerations for Server-Sent Events").

@@ -19,11 +19,12 @@ from collections.abc import Sequence
 from email.utils import parsedate
 from typing import Union
 
+from ._fileresponse import FileResponse
+from ._response import RedirectResponse, Response
 from ._routing_base import get_route_path
+from ._starlette_exceptions import StarletteHTTPException as HTTPException
 from .concurrency import run_in_threadpool
 from .datastructures import URL, Headers
-from .exceptions import StarletteHTTPException as HTTPException
-from .responses import FileResponse, RedirectResponse, Response
 from .types import Receive, Scope, Send
 from .websockets import WebSocketClose
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import warnings
 
+from ._starlette_exceptions import StarletteDeprecationWarning
+
 __all__ = [
     "HTTP_100_CONTINUE",
     "HTTP_101_SWITCHING_PROTOCOLS",
@@ -185,11 +187,11 @@ def __getattr__(name: str) -> int:
     if current is None:
         # Starlette's name for this module (fastapi.status re-exports it), not aster's.
         raise AttributeError(f"module 'starlette.status' has no attribute {name!r}")
-    try:
-        from aster.exceptions import StarletteDeprecationWarning as category
-    except ImportError:  # pragma: no cover - while aster.exceptions is incomplete
-        category = DeprecationWarning  # type: ignore[assignment]
-    warnings.warn(f"'{name}' is deprecated. Use '{current}' instead.", category, stacklevel=2)
+    warnings.warn(
+        f"'{name}' is deprecated. Use '{current}' instead.",
+        StarletteDeprecationWarning,
+        stacklevel=2,
+    )
     return __deprecated__[name]
 
 

@@ -22,10 +22,10 @@ except ImportError as _missing:  # pragma: no cover - exercised in a subprocess 
         "jinja2 must be installed to use Jinja2Templates: pip install 'aster[templates]'"
     ) from _missing
 
+from ._response import HTMLResponse
 from .background import BackgroundTask
 from .datastructures import URL
 from .requests import Request
-from .responses import HTMLResponse
 from .types import Receive, Scope, Send
 
 __all__ = ["Jinja2Templates"]

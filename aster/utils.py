@@ -8,7 +8,6 @@ from typing import Any
 from .datastructures import DefaultPlaceholder
 from .dependencies.utils import get_path_param_names
 from .fields import create_model_field
-from .handlers import is_body_allowed_for_status_code
 
 __all__ = [
     "create_model_field",
@@ -18,6 +17,15 @@ __all__ = [
     "get_value_or_default",
     "is_body_allowed_for_status_code",
 ]
+
+
+def is_body_allowed_for_status_code(status_code: int | str | None) -> bool:
+    if status_code is None:
+        return True
+    if status_code in {"default", "1XX", "2XX", "3XX", "4XX", "5XX"}:
+        return True
+    code = int(status_code)
+    return not (code < 200 or code in {204, 205, 304})
 
 
 def generate_unique_id(route: Any) -> str:

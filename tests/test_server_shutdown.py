@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import signal
 import socket
+import ssl
+import threading
 import time
+from typing import Any
 
 import pytest
+import trustme
 
 from tests.support import RawConnection, serve
 
@@ -34,9 +38,10 @@ def test_graceful_shutdown(sig: signal.Signals) -> None:
         server.wait_for_log("^APP: sleeping 1.5$")
         signalled = time.monotonic()
         server.signal(sig)
-        # Logged once the listeners are closed and every connection was told to finish.
+        # Logged once the listeners are closed and every connection was told to finish
+        # (the idle one is still in its grace: a request on its way would be answered).
         server.wait_for_log(
-            r"^INFO      Waiting for 1 connection\(s\) and 1 task\(s\) to finish\.$"
+            r"^INFO      Waiting for 2 connection\(s\) and 1 task\(s\) to finish\.$"
         )
 
         # (a) The listening socket is closed: new connections are refused.
@@ -148,3 +153,143 @@ def test_limit_concurrency_answers_503_and_recovers() -> None:
                 break
             time.sleep(0.05)
         assert status == 200
+
+
+# -- nothing that arrived is lost (issue 15) -------------------------------------------
+
+
+def _block_then_signal(server: Any, seconds: float) -> RawConnection:
+    """Block the server's event loop, so whatever the test sends next waits unread."""
+    blocker = RawConnection(server.port)
+    blocker.send(b"GET /block?%g HTTP/1.1\r\nHost: t\r\n\r\n" % seconds)
+    server.wait_for_log(f"^APP: blocking {seconds:g}$")
+    return blocker
+
+
+def _answered(conn: RawConnection, body: bytes = b"ok") -> None:
+    response = conn.read_response()
+    assert (response.status, response.body) == (200, body)
+    # "close" if the server read the request after the signal; a request it read just
+    # before gets a keep-alive answer, and the connection closes after its grace.
+    assert response.header("connection") in ("close", None)
+    assert conn.read_to_close() == b""  # a clean close, not a reset
+    conn.close()
+
+
+def test_connections_waiting_in_the_backlog_at_the_signal_are_answered() -> None:
+    # A connection left behind would hold the exit for the whole keep-alive timeout.
+    with serve(APP, "--timeout-keep-alive", "30") as server:
+        blocker = _block_then_signal(server, 1.5)
+        # The kernel completes these handshakes; the blocked server has not accepted them.
+        queued = [RawConnection(server.port) for _ in range(30)]
+        for conn in queued:
+            conn.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        server.signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        for conn in queued:
+            _answered(conn)
+        assert blocker.read_response().status == 200
+        blocker.close()
+        assert refused(server.port)
+        assert server.wait() == 0
+        assert time.monotonic() - signalled < 10
+    assert "Traceback" not in server.log()
+
+
+def test_a_request_on_an_idle_keep_alive_connection_at_the_signal_is_answered() -> None:
+    with serve(APP, "--timeout-keep-alive", "30") as server:
+        idle = [RawConnection(server.port) for _ in range(10)]
+        for conn in idle:
+            conn.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert conn.read_response().header("connection") is None
+        blocker = _block_then_signal(server, 1.0)
+        # Their next requests reach the sockets while the server cannot read them.
+        for conn in idle:
+            conn.send(b"GET /pid HTTP/1.1\r\nHost: t\r\n\r\n")
+        server.signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        for conn in idle:
+            _answered(conn, str(server.process.pid).encode())
+        assert blocker.read_response().status == 200
+        blocker.close()
+        assert server.wait() == 0
+        assert time.monotonic() - signalled < 10
+
+
+def test_sigterm_under_load_loses_no_connection() -> None:
+    """New connections keep coming: each one is refused at connect, or fully answered."""
+    outcomes: list[str] = []
+    stop = threading.Event()
+
+    def client(port: int) -> None:
+        while not stop.is_set():
+            try:
+                connection = RawConnection(port)
+            except ConnectionRefusedError:
+                outcomes.append("refused")
+                return
+            with connection as conn:
+                try:
+                    conn.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                    response = conn.read_response()
+                    outcomes.append("ok" if response.body == b"ok" else f"bad {response}")
+                except OSError as exc:
+                    outcomes.append(f"lost: {exc!r}")
+
+    with serve(APP, "--no-access-log") as server:
+        threads = [threading.Thread(target=client, args=(server.port,)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.7)
+        server.signal(signal.SIGTERM)
+        assert server.wait() == 0
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+    lost = [outcome for outcome in outcomes if outcome not in ("ok", "refused")]
+    assert not lost, lost[:5]
+    assert outcomes.count("ok") > 50
+    assert outcomes.count("refused") == 8
+
+
+def test_tls_connections_in_the_backlog_at_the_signal_are_answered(tmp_path: Any) -> None:
+    ca = trustme.CA()
+    both = str(tmp_path / "both.pem")
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(both)
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    answers: list[bytes] = []
+
+    def client(sock: socket.socket) -> None:
+        # The handshake itself waits in the backlog with the connection.
+        with context.wrap_socket(sock, server_hostname="127.0.0.1") as tls:
+            tls.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            data = b""
+            while chunk := tls.recv(65536):
+                data += chunk
+            answers.append(data)
+
+    with serve(
+        APP, "--ssl-keyfile", both, "--ssl-certfile", both, "--timeout-keep-alive", "30"
+    ) as server:
+        blocker = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        blocking = context.wrap_socket(blocker, server_hostname="127.0.0.1")
+        blocking.sendall(b"GET /block?1.5 HTTP/1.1\r\nHost: t\r\n\r\n")
+        server.wait_for_log("^APP: blocking 1.5$")
+        socks = [
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(10)
+        ]
+        threads = [threading.Thread(target=client, args=(sock,)) for sock in socks]
+        for thread in threads:
+            thread.start()
+        server.signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        for thread in threads:
+            thread.join(15)
+        blocking.close()
+        assert server.wait() == 0
+        assert time.monotonic() - signalled < 10
+    assert "Traceback" not in server.log()
+    assert len(answers) == 10
+    for data in answers:
+        assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"\r\n\r\nok")

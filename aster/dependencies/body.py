@@ -16,6 +16,7 @@ from .. import params
 from ..datastructures import FormData, UploadFile
 from ..fields import (
     ModelField,
+    field_annotation_is_sequence,
     get_cached_model_fields,
     get_missing_field_error,
     is_bytes_or_nonable_bytes_annotation,
@@ -24,6 +25,7 @@ from ..fields import (
     value_is_sequence,
 )
 from .param_models import _extras
+from .param_values import read_value
 from .utils import (
     get_form_models,
     get_param_aliases,
@@ -46,9 +48,6 @@ def _validate(field: ModelField, value: Any, loc: tuple[Any, ...]) -> tuple[Any,
 
 def _form_items(fields: list[ModelField], form: FormData) -> Any:
     """(alias, raw value, field) for each field present, then the form's other keys."""
-    from ..fields import field_annotation_is_sequence
-    from .plan import read_value
-
     claimed: set[str] = set()
     for field in fields:
         multi = not is_json_field(field) and field_annotation_is_sequence(

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from ..fields import ModelField
 from ..params import DependencyConcurrency
+from ..security.base import SecurityBase
 
 DependencyCacheKey = tuple[Any, tuple[str, ...], str]
 
@@ -90,10 +91,6 @@ def get_computed_scope(dependant: Dependant) -> str | None:
 
 def is_security_scheme(call: Any) -> bool:
     if call is None:
-        return False
-    try:
-        from ..security.base import SecurityBase
-    except ImportError:  # the security package lands with the composition work
         return False
     return isinstance(_unwrapped(call), SecurityBase)
 

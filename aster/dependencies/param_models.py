@@ -14,6 +14,7 @@ from typing import Any
 from ..datastructures import Headers, ImmutableMultiDict
 from ..fields import field_annotation_is_sequence, get_cached_model_fields
 from ..params import Undefined
+from .param_values import read_value, validate_value
 from .utils import get_param_aliases, is_json_field
 
 
@@ -37,8 +38,6 @@ def _extras(source: Mapping[str, Any], processed: set[str]) -> Iterator[tuple[st
 
 
 def read_param_model(reader: Any, source: Mapping[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-    from .plan import read_value, validate_value
-
     model = reader.model
     field_info = reader.field.field_info
     is_headers = isinstance(source, Headers)

@@ -21,23 +21,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
-from copy import deepcopy
 from typing import Any
 
 from pydantic import ValidationError
 
 from .. import params
+from .._response import Response
 from ..background import BackgroundTasks
 from ..concurrency import contextmanager_in_threadpool, run_in_threadpool
-from ..datastructures import FormData, Headers, ImmutableMultiDict, UploadFile
 from ..fields import (
-    ModelField,
     errors_with_loc,
-    field_annotation_is_sequence,
-    get_missing_field_error,
 )
 from ..requests import Request
-from ..responses import Response
+from ..security.oauth2 import SecurityScopes
 from .body import BodyReader
 from .models import (
     Dependant,
@@ -47,89 +43,12 @@ from .models import (
     is_coroutine_callable,
     is_gen_callable,
 )
-from .utils import get_dependant, get_param_aliases, get_param_model, is_json_field
+from .param_models import read_param_model
+from .param_values import ParamReader, read_value, validate_value
+from .utils import get_dependant
 
 Undefined = params.Undefined
 CALL_ASYNC, CALL_SYNC, CALL_ASYNC_GEN, CALL_GEN = 0, 1, 2, 3
-_IMMUTABLE = (type(None), bool, int, float, str, bytes, tuple, frozenset)
-
-
-class ParamReader:
-    """How to read and validate one path, query, header or cookie parameter."""
-
-    __slots__ = (
-        "field",
-        "name",
-        "aliases",
-        "location",
-        "multi",
-        "validate",
-        "required",
-        "default",
-        "copy_default",
-        "validate_default",
-        "model",
-        "simple",
-        "alias",
-        "validate_core",
-    )
-
-    def __init__(self, field: ModelField) -> None:
-        info = field.field_info
-        self.field = field
-        self.name = field.name
-        self.location = info.in_.value  # type: ignore[attr-defined]
-        self.model = get_param_model(field)
-        self.aliases = [request_key for _, request_key in get_param_aliases(field)]
-        self.multi = not is_json_field(field) and field_annotation_is_sequence(info.annotation)
-        self.validate = field.validate
-        self.required = info.is_required()
-        self.default = None if self.required else field.get_default()
-        self.copy_default = not isinstance(self.default, _IMMUTABLE)
-        self.validate_default = bool(info.validate_default)
-        #: One key, one value, no parameter model: read with a plain ``get``.
-        self.simple = self.model is None and not self.multi and len(self.aliases) == 1
-        self.alias = self.aliases[0]
-        self.validate_core = field._validate_python
-
-
-def read_value(source: Mapping[str, Any], alias: str, multi: bool) -> Any:
-    """The raw value for ``alias`` in ``source``; ``Undefined`` if absent (or empty).
-
-    ``multi``: the annotation is a sequence, so every repeated key is collected.
-    """
-    if multi and isinstance(source, (ImmutableMultiDict, Headers)):
-        value = source.getlist(alias)
-        if isinstance(source, FormData):
-            value = [item for item in value if not _is_empty_file(item)]
-        if not value:
-            return Undefined
-        return value
-    value = source.get(alias)
-    if value is None:
-        return Undefined
-    if isinstance(source, FormData) and (value == "" or _is_empty_file(value)):
-        return Undefined
-    if multi and len(value) == 0:
-        return Undefined
-    return value
-
-
-def _is_empty_file(value: Any) -> bool:
-    # Browsers send an empty filename and content when no file is selected.
-    return isinstance(value, UploadFile) and value.filename == "" and value.size == 0
-
-
-def validate_value(
-    reader: ParamReader, value: Any, loc: tuple[Any, ...]
-) -> tuple[Any, list[dict[str, Any]]]:
-    if value is Undefined:
-        if reader.required:
-            return None, [get_missing_field_error(loc)]
-        value = deepcopy(reader.default) if reader.copy_default else reader.default
-        if not reader.validate_default:
-            return value, []
-    return reader.validate(value, loc=loc)
 
 
 def read_params(
@@ -151,8 +70,6 @@ def read_params(
             loc = (reader.location, reader.alias)
             value, reader_errors = validate_value(reader, Undefined, loc)
         elif reader.model is not None:
-            from .param_models import read_param_model
-
             value, reader_errors = read_param_model(reader, source)
         else:
             aliases = reader.aliases
@@ -401,8 +318,6 @@ def _inject(
     if step.response_name:
         values[step.response_name] = response
     if step.scopes_name:
-        from ..security.oauth2 import SecurityScopes
-
         values[step.scopes_name] = SecurityScopes(scopes=list(step.oauth_scopes))
     return background
 

@@ -28,10 +28,12 @@ from pydantic import AliasChoices, AliasPath, BaseModel
 from pydantic.fields import FieldInfo
 
 from .. import params
+from .._response import Response
 from ..background import BackgroundTasks
 from ..exceptions import DependencyScopeError
 from ..fields import (
     ModelField,
+    _is_union,
     copy_field_info,
     create_model_field,
     field_annotation_is_scalar,
@@ -43,7 +45,8 @@ from ..fields import (
     lenient_issubclass,
 )
 from ..requests import HTTPConnection, Request
-from ..responses import Response
+from ..security.oauth2 import SecurityScopes
+from ..websockets import WebSocket
 from .models import (
     Dependant,
     get_cache_key,
@@ -56,25 +59,8 @@ Undefined = params.Undefined
 RequiredParam: Any = params.Undefined  # "no default": required
 
 
-def _websocket_class() -> type | None:
-    try:
-        from ..websockets import WebSocket
-    except ImportError:
-        return None
-    return WebSocket
-
-
-def _security_scopes_class() -> type | None:
-    try:
-        from ..security.oauth2 import SecurityScopes
-    except ImportError:
-        return None
-    return SecurityScopes
-
-
-def _injected_types() -> tuple[type, ...]:
-    found = (Request, _websocket_class(), HTTPConnection, Response, BackgroundTasks)
-    return tuple(t for t in (*found, _security_scopes_class()) if t is not None)
+#: Parameters of these types are given the request's object, not read from it.
+_INJECTED_TYPES = (Request, WebSocket, HTTPConnection, Response, BackgroundTasks, SecurityScopes)
 
 
 def get_path_param_names(path: str) -> set[str]:
@@ -226,11 +212,9 @@ def get_dependant(
 
 
 def _add_injected_param(param_name: str, annotation: Any, dependant: Dependant) -> bool:
-    websocket = _websocket_class()
-    security_scopes = _security_scopes_class()
     if lenient_issubclass(annotation, Request):
         dependant.request_param_name = param_name
-    elif websocket is not None and lenient_issubclass(annotation, websocket):
+    elif lenient_issubclass(annotation, WebSocket):
         dependant.websocket_param_name = param_name
     elif lenient_issubclass(annotation, HTTPConnection):
         dependant.http_connection_param_name = param_name
@@ -238,7 +222,7 @@ def _add_injected_param(param_name: str, annotation: Any, dependant: Dependant) 
         dependant.response_param_name = param_name
     elif lenient_issubclass(annotation, BackgroundTasks):
         dependant.background_tasks_param_name = param_name
-    elif security_scopes is not None and lenient_issubclass(annotation, security_scopes):
+    elif lenient_issubclass(annotation, SecurityScopes):
         dependant.security_scopes_param_name = param_name
     else:
         return False
@@ -312,7 +296,7 @@ def analyze_param(
         field_info.annotation = type_annotation
     if depends is not None and depends.dependency is None:
         depends = dataclasses.replace(copy(depends), dependency=type_annotation)
-    if depends is None and lenient_issubclass(type_annotation, _injected_types()):
+    if depends is None and lenient_issubclass(type_annotation, _INJECTED_TYPES):
         assert field_info is None, f"Cannot specify FastAPI annotation for type {type_annotation!r}"
     elif field_info is None and depends is None:
         field_info = _inferred_field_info(
@@ -418,8 +402,6 @@ def _ensure_multipart_is_installed() -> None:
 
 def get_model_type(annotation: Any) -> type[BaseModel] | None:
     """``Model`` or ``Model | None`` -> ``Model``."""
-    from ..fields import _is_union
-
     if _is_union(get_origin(annotation)):
         args = get_args(annotation)
         if len(args) == 2 and type(None) in args:
@@ -523,8 +505,6 @@ def get_flat_body_params(dependant: Dependant) -> list[ModelField]:
 
 def get_form_models(field: ModelField) -> list[type[BaseModel]]:
     """Form-model(s) a ``Form`` body parameter is read into (one model, or a union of them)."""
-    from ..fields import _is_union
-
     info = field.field_info
     if not isinstance(info, params.Form) or info.embed or is_json_field(field):
         return []

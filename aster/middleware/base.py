@@ -31,8 +31,8 @@ from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator, Mapping
 from typing import Any
 
+from .._response import Response
 from ..requests import Request
-from ..responses import Response
 from ..types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["BaseHTTPMiddleware", "DispatchFunction", "RequestResponseEndpoint"]

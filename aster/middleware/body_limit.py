@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import StarletteHTTPException as HTTPException
+from .._response import PlainTextResponse
+from .._starlette_exceptions import StarletteHTTPException as HTTPException
 from ..types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_SIZE_SCOPE_KEY = "starlette.max_body_size"
@@ -82,8 +83,6 @@ class _Counter:
         self._scope: Scope | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from ..responses import PlainTextResponse
-
         self._scope, self._receive, self._send = scope, receive, send
         self.declared = _content_length(scope)
         scope[_RESPONDER_SCOPE_KEY] = self
@@ -110,8 +109,6 @@ class _Counter:
         return message
 
     async def send(self, message: Message) -> None:
-        from ..responses import PlainTextResponse
-
         assert self._send is not None and self._scope is not None
         if message["type"] == "http.response.start":
             self.started = True

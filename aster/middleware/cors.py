@@ -23,8 +23,8 @@ import re
 from collections.abc import Collection
 from functools import partial
 
+from .._response import PlainTextResponse, Response
 from ..datastructures import Headers, set_raw_header
-from ..responses import PlainTextResponse, Response
 from ..types import ASGIApp, Message, Receive, Scope, Send
 from .errors import ERROR_RESPONSE_HOOKS_KEY
 

@@ -17,9 +17,9 @@ import inspect
 import traceback
 from collections.abc import Callable
 
+from .._response import HTMLResponse, PlainTextResponse, Response
 from ..concurrency import is_async_callable, run_in_threadpool
 from ..requests import Request
-from ..responses import HTMLResponse, PlainTextResponse, Response
 from ..types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
 from .exceptions import SendTracker
 

@@ -10,17 +10,15 @@ middleware between the router and this one sees the exception.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .._response import PlainTextResponse, Response
+from .._starlette_exceptions import StarletteHTTPException as HTTPException
+from .._starlette_exceptions import StarletteWebSocketException as WebSocketException
 from ..concurrency import is_async_callable, run_in_threadpool
-from ..exceptions import StarletteHTTPException as HTTPException
-from ..exceptions import StarletteWebSocketException as WebSocketException
 from ..requests import HTTPConnection, Request
-from ..responses import PlainTextResponse, Response
 from ..types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
-
-if TYPE_CHECKING:
-    from ..websockets import WebSocket
+from ..websockets import WebSocket
 
 __all__ = [
     "HANDLERS_SCOPE_KEY",
@@ -170,8 +168,6 @@ class ExceptionMiddleware:
             if kind == "http":
                 conn = Request(scope, receive, send)
             else:
-                from ..websockets import WebSocket
-
                 conn = WebSocket(scope, receive, send)
             await handle_exception(
                 exc, conn, scope, receive, tracker, response_started=tracker.started

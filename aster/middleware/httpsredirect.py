@@ -8,8 +8,8 @@ to redirect to: 400 ``Invalid host header``.
 
 from __future__ import annotations
 
+from .._response import PlainTextResponse, RedirectResponse, Response
 from ..datastructures import URL
-from ..responses import PlainTextResponse, RedirectResponse, Response
 from ..types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["HTTPSRedirectMiddleware"]

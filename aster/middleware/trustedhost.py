@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .._response import PlainTextResponse, RedirectResponse, Response
 from .._url import host_match
 from ..datastructures import URL
-from ..responses import PlainTextResponse, RedirectResponse, Response
 from ..types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["ENFORCE_DOMAIN_WILDCARD", "TrustedHostMiddleware"]

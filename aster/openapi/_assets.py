@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate
 from pathlib import Path
 
+from .._fileresponse import FileResponse
+from .._response import Response
 from ..concurrency import run_in_threadpool
 from ..datastructures import Headers
 from ..exceptions import HTTPException
 from ..requests import Request
-from ..responses import FileResponse, Response
 from ..staticfiles import NotModifiedResponse
 
 __all__ = ["ASSET_PREFIX", "CACHE_CONTROL", "Bundle", "local_bundle", "serve_asset"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .._response import HTMLResponse
 from ..encoders import jsonable_encoder
-from ..responses import HTMLResponse
 
 __all__ = [
     "get_redoc_html",

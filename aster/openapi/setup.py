@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._response import HTMLResponse, JSONResponse, Response
 from ..requests import Request
-from ..responses import HTMLResponse, JSONResponse, Response
 from ._assets import ASSET_PREFIX, Bundle, local_bundle, serve_asset
 from .docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 

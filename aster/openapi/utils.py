@@ -16,16 +16,16 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, cast
 
+from .._response import JSONResponse, Response
+from .._routing_base import BaseRoute
+from ..api_routing import APIRoute
 from ..datastructures import DefaultPlaceholder
 from ..dependencies.utils import get_flat_params
 from ..encoders import jsonable_encoder
 from ..exceptions import FastAPIDeprecationWarning
 from ..fields import ModelField, lenient_issubclass
-from ..handlers import is_body_allowed_for_status_code
-from ..responses import JSONResponse, Response
-from ..routing import BaseRoute
 from ..sse import _SSE_EVENT_SCHEMA
-from ..utils import deep_dict_update
+from ..utils import deep_dict_update, generate_unique_id, is_body_allowed_for_status_code
 from ._operation_params import (
     _dependency_data,
     _DependencyData,
@@ -94,12 +94,6 @@ status_code_ranges: dict[str, str] = {
 }
 
 
-def _api_route_class() -> type:
-    from ..api_routing import APIRoute
-
-    return APIRoute
-
-
 # -- operations -----------------------------------------------------------------------------
 
 
@@ -113,8 +107,6 @@ def generate_operation_id(*, route: Any, method: str) -> str:  # pragma: no cove
     )
     if route.operation_id:
         return cast(str, route.operation_id)
-    from ..utils import generate_unique_id
-
     return generate_unique_id(route)
 
 
@@ -273,7 +265,7 @@ def _operation(
     if route.callbacks:
         callbacks = {}
         for callback in route.callbacks:
-            if isinstance(callback, _api_route_class()):
+            if isinstance(callback, APIRoute):
                 callback_path, _, _ = _path_item(callback, operation_ids, schemas)
                 callbacks[callback.name] = {callback.path: callback_path}
         operation["callbacks"] = callbacks
@@ -358,13 +350,12 @@ def get_openapi_path(
 
 def get_fields_from_routes(routes: Sequence[BaseRoute]) -> list[ModelField]:
     """Every field the document describes: bodies, responses, stream items and parameters."""
-    api_route = _api_route_class()
     bodies: list[ModelField] = []
     responses: list[ModelField] = []
     params: list[ModelField] = []
     from_callbacks: list[ModelField] = []
     for route in routes:
-        if not isinstance(route, api_route) or not route.include_in_schema:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
         if route.body_field:
             assert isinstance(route.body_field, ModelField), (
@@ -391,9 +382,8 @@ def _collect_paths(
     operation_ids: set[str],
     schemas: _Schemas,
 ) -> None:
-    api_route = _api_route_class()
     for route in routes:
-        if not isinstance(route, api_route):
+        if not isinstance(route, APIRoute):
             continue
         path, security_schemes, path_definitions = _path_item(route, operation_ids, schemas)
         if path:

@@ -1,6 +1,6 @@
 """API keys sent in a query parameter, a header or a cookie."""
 
-from ..exceptions import StarletteHTTPException
+from .._starlette_exceptions import StarletteHTTPException
 from ..openapi.models import APIKey, APIKeyIn
 from ..requests import HTTPConnection
 from ..status import HTTP_401_UNAUTHORIZED

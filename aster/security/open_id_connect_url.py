@@ -1,6 +1,6 @@
 """OpenID Connect, as far as documenting it and reading the ``Authorization`` header."""
 
-from ..exceptions import StarletteHTTPException
+from .._starlette_exceptions import StarletteHTTPException
 from ..openapi.models import OpenIdConnect as OpenIdConnectModel
 from ..requests import HTTPConnection
 from ..status import HTTP_401_UNAUTHORIZED

@@ -28,6 +28,9 @@ class ServerState:
     def __init__(self, config: Config) -> None:
         self.connections: set[Connection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
+        #: Set when the server starts shutting down: a connection made after that (the loop
+        #: may accept one just before, and report it just after) starts out stopping.
+        self.stopping = False
         self.total_requests = 0
         #: The server's loop, for connections to keep (``get_running_loop`` costs a getpid).
         self.loop = asyncio.get_running_loop()

@@ -29,6 +29,7 @@ import threading
 from multiprocessing.context import SpawnProcess
 
 from .config import Config, ConfigError
+from .server import Server
 
 logger = logging.getLogger("aster.error")
 spawn = multiprocessing.get_context("spawn")
@@ -38,8 +39,6 @@ START_FAILURES = (1, 3)
 
 
 def _child_main(config: Config, sockets: list[socket.socket]) -> None:
-    from .main import Server
-
     # SIGINT was blocked while this process was spawned; ignore it for good, then unblock.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

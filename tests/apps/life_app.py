@@ -5,7 +5,7 @@ Routes:
   /scope       the interesting parts of the scope, as JSON
   /state       the request's ``scope["state"]`` as JSON; then it mutates that copy
   /sleep?S     sleeps S seconds (asyncio), printing ``APP: sleeping S`` and ``APP: slept S``
-  /block?S     blocks the event loop for S seconds, then answers the pid
+  /block?S     blocks the event loop for S seconds (``APP: blocking S``), then answers the pid
   /pid         ``os.getpid()``
   /lifespan    how many times the app was called with a lifespan scope
 
@@ -88,6 +88,7 @@ async def app(scope, receive, send):
         print(f"APP: slept {seconds:g}", flush=True)
         await _respond(send, b"slept %g" % seconds)
     elif path == "/block":
+        print(f"APP: blocking {float(query or '0.2'):g}", flush=True)
         time.sleep(float(query or "0.2"))
         await _respond(send, str(os.getpid()).encode())
     elif path == "/pid":

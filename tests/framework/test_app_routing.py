@@ -575,7 +575,8 @@ def test_late_routes_keep_their_place_and_reach_every_level() -> None:
 
 def test_late_routes_with_empty_path_and_prefix_are_refused() -> None:
     router = APIRouter()
-    FastAPI().include_router(router)
+    app = FastAPI()  # kept alive: an inclusion into an app that was collected stops
+    app.include_router(router)
     with pytest.raises(FastAPIError, match="Prefix and path cannot be both empty"):
         router.get("")(lambda: None)
 

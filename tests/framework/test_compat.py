@@ -83,7 +83,8 @@ def test_explicit_table_for_fastapi_compat() -> None:
     assert is_bytes_sequence_annotation(list[str] | list[bytes])
     assert not is_bytes_sequence_annotation(list[str])
     assert compat.target_for("fastapi._compat") == "aster._compat"
-    assert compat.target_for("starlette.responses") == "aster.responses"
+    assert compat.target_for("starlette.responses") == "aster._starlette_responses"
+    assert compat.target_for("fastapi.responses") == "aster.responses"
     assert compat.target_for("fastapi") == "aster"
     assert compat.target_for("pydantic") is None
 

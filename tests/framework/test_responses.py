@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from aster import responses
+from aster import _json_libraries
 from aster.background import BackgroundTask
 from aster.exceptions import FastAPIDeprecationWarning
 from aster.requests import Request
@@ -290,7 +290,7 @@ def test_orjson_and_ujson_responses_warn_and_render() -> None:
 
 
 def test_missing_orjson_fails_with_fastapis_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(responses._optional_modules, "orjson", None)
+    monkeypatch.setitem(_json_libraries._optional_modules, "orjson", None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FastAPIDeprecationWarning)
         with pytest.raises(AssertionError, match="orjson must be installed to use ORJSONResponse"):

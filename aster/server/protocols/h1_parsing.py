@@ -168,10 +168,8 @@ class RequestParsing:
         """
         rest = data[exc.args[0] :] if exc.args and isinstance(exc.args[0], int) else b""
         cycle = self._pending[-1] if self._pending else None  # the upgrade request's
-        te = length = None
-        if self._special:
+        if isinstance(cycle, HTTPCycle) and self._declares_body():
             te, length = self._transfer_encoding, self._content_length
-        if isinstance(cycle, HTTPCycle) and (te is not None or (length and int(length))):
             cycle.body_complete = False
             self._receiving = cycle
             self._body_received = 0
@@ -187,6 +185,17 @@ class RequestParsing:
             self.parser = httptools.HttpRequestParser(self)
         if rest:
             self.data_received(rest)
+
+    def _declares_body(self) -> bool:
+        """Does the request whose head was just parsed announce a body?
+
+        llhttp stops at the head of an Upgrade request without reading the body its
+        Transfer-Encoding or non-zero Content-Length announces.
+        """
+        if not self._special:
+            return False
+        length = self._content_length
+        return self._transfer_encoding is not None or bool(length and int(length))
 
     def on_message_begin(self) -> None:
         self._url = b""

@@ -41,6 +41,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("aster.error")
 
+#: At shutdown, how long a connection with nothing in flight may still deliver a request:
+#: one that served requests already (its next one would be in the socket buffer by now)...
+IDLE_GRACE = 0.1
+#: ...and one that has sent nothing yet (just accepted, perhaps from the backlog).
+FRESH_GRACE = 1.0
+
 
 class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
     """One HTTP/1.1 connection: parsing (``RequestParsing``), cycles, framing, timeouts."""
@@ -105,6 +111,7 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
         self._create_task = self.loop.create_task
         self.done = state.done_future
         self._ws_enabled = config.ws_impl is not None
+        self._fresh = True  # no request has started on this connection yet
 
     # -- asyncio.Protocol -------------------------------------------------------
 
@@ -125,6 +132,8 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
             ) in self.config.trusted_proxies
         self._deadline = self.loop.time() + self._timeout_keep_alive
         self._deadline_reason = IDLE
+        if self.state.stopping:
+            self.shutdown()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
@@ -146,7 +155,10 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
             if self._ws_enabled and self._websocket_upgrade():
-                self._switch_to_websocket(data, exc)
+                if self._declares_body():
+                    self._refuse_upgrade_with_body()
+                else:
+                    self._switch_to_websocket(data, exc)
                 return
             self._after_upgrade(data, exc)
         except httptools.HttpParserCallbackError as exc:
@@ -230,6 +242,14 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
 
         return is_websocket_upgrade(cycle.scope["headers"])
 
+    def _refuse_upgrade_with_body(self) -> None:
+        """RFC 9110 section 7.8: protocols switch after the whole message, and a handshake has
+        none. Its body must never be parsed as frames: a proxy that forwarded it as HTTP data
+        would let the client smuggle frames past it. So the request is refused with 400."""
+        self._pending.pop()  # the handshake is not run as a plain request either
+        self._receiving = None
+        self._reject(RequestRejected(400, "Bad Request: an upgrade request must not carry a body"))
+
     def _switch_to_websocket(self, data: bytes, exc: httptools.HttpParserUpgrade) -> None:
         """Hand the transport, the request and the bytes after its head to the WebSocket side."""
         if self.config.ws_impl == "wsproto":
@@ -257,6 +277,7 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
                 self._write_rejection(item)
                 return
             self._active = item
+            self._fresh = False
             self.state.total_requests += 1
             if self._access_log:
                 item.start_time = self.loop.time()
@@ -367,9 +388,20 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
             self._reject(RequestRejected(408, "Request Timeout"))
 
     def shutdown(self) -> None:
-        """The server is stopping: finish what was received, then close."""
+        """The server is stopping: answer what was received, then close.
+
+        A connection with nothing in flight is closed after a short grace rather
+        than at once: a request already on its way (sent, but not yet read from the
+        socket) is still answered, with ``Connection: close``. Closing a socket with
+        unread data in it would make the kernel reset the connection instead.
+        """
         self._stopping = True
-        if self._active is None and not self._pending:
-            self._close()
-        else:
+        if self._active is not None or self._pending:
             self._pause_reading()
+        elif self._deadline_reason != HEAD:  # a head under way finishes on its own deadline
+            grace = FRESH_GRACE if self._fresh else IDLE_GRACE
+            self.loop.call_later(grace, self._close_if_idle)
+
+    def _close_if_idle(self) -> None:
+        if self._active is None and not self._pending and self._deadline_reason == IDLE:
+            self._close()

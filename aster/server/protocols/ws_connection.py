@@ -97,6 +97,7 @@ class WebSocketConnection(asyncio.Protocol):
         self._extensions_header = extensions_header
         self.transport.set_protocol(self)
         self.state.connections.add(self)
+        self._stopping = self.state.stopping  # upgraded during shutdown: 1012 once accepted
         self._update_reading()  # HTTP/1.1 may have paused it; we want to see the peer leave
         if rest:
             self.data_received(rest)

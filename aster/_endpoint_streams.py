@@ -23,13 +23,14 @@ import math
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from . import routing, sse
+from . import sse
+from ._response import Response
+from ._streaming_response import StreamingResponse
 from .background import BackgroundTasks
 from .concurrency import iterate_in_threadpool
 from .encoders import jsonable_encoder
 from .exceptions import ResponseValidationError
 from .fields import ModelField
-from .responses import Response, StreamingResponse
 
 __all__ = ["item_serializer", "stream_response"]
 
@@ -124,7 +125,7 @@ class _EventStream:
         getter = self._getter
         if getter is None:
             getter = self._getter = loop.create_task(self._queue.get())
-        done, _ = await asyncio.wait((getter,), timeout=routing._PING_INTERVAL)
+        done, _ = await asyncio.wait((getter,), timeout=sse._PING_INTERVAL)
         if not done:
             return sse.KEEPALIVE_COMMENT
         self._getter = None
