@@ -163,14 +163,44 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
         _check_guard(item.nodeid)
 
 
+_in_phase = False  # inside setup/call/teardown, where pytest reports an exception as a failure
+
+
+def _phase() -> Generator[None, None, None]:
+    global _in_phase
+    _in_phase = True
+    try:
+        yield
+    finally:
+        _in_phase = False
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    yield from _phase()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    yield from _phase()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    yield from _phase()
+
+
 class Hung(BaseException):
     """Raised into a test that outlived pytest-timeout; a BaseException so that ``except
     Exception`` in the code under test cannot swallow it."""
 
 
 def _raise_hung(signum: int, frame: Any) -> None:
+    """Runs in the main thread: raise only into a test phase that is still overdue (the
+    signal may arrive after the test ended, when raising would break pytest itself)."""
     running = _running
-    raise Hung(f"hung: still running past the timeout ({running[0] if running else '?'})")
+    if _in_phase and running is not None and time.monotonic() >= running[1]:
+        raise Hung(f"hung: still running past the timeout ({running[0]})")
 
 
 def _watchdog(hang: float, main: int | None) -> None:

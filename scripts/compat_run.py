@@ -238,9 +238,11 @@ def run_pytest(
         return process.wait(timeout=args.suite_timeout)
     except subprocess.TimeoutExpired:  # a stuck pytest-xdist must not hang CI
         log(f"pytest still running after {args.suite_timeout}s: ending it")
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
         return 2
+    finally:  # also when this runner is interrupted: leave no pytest behind
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="show pytest's output")
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))  # run finally:s
 
     topics_only = bool(args.topics or args.issue)
     names = ["fastapi"] if topics_only else _suite_names(args.suite)
