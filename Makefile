@@ -43,8 +43,8 @@ test: $(STAMP) sysdeps lint
 # prints how far each suite is from COMPAT_TARGET, issue 10's bar. The minimums sit just under
 # today's rates; raise them to COMPAT_TARGET as the framework gets there.
 COMPAT_TARGET ?= 0.98
-COMPAT_MIN_FASTAPI ?= 0.92
-COMPAT_MIN_STARLETTE ?= 0.56
+COMPAT_MIN_FASTAPI ?= 0.91
+COMPAT_MIN_STARLETTE ?= 0.92
 COMPAT_ARGS ?=
 compat: $(STAMP)
 	$(BIN)/python scripts/compat_run.py --enforce --target $(COMPAT_TARGET) \
