@@ -130,6 +130,15 @@ def test_starlette_deprecation_warning_is_a_visible_warning_class() -> None:
         assert starlette.status.HTTP_413_REQUEST_ENTITY_TOO_LARGE == 413
 
 
+def test_starlette_responses_has_the_json_module_code_patches() -> None:
+    compat.install()
+    import json
+
+    import starlette.responses
+
+    assert starlette.responses.json is json  # e.g. patch("starlette.responses.json.dumps")
+
+
 def test_set_aside_reports_real_modules_imported_before_install() -> None:
     sys.modules["starlette"] = real = type(sys)("starlette")
     try:
