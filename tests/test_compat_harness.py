@@ -22,7 +22,8 @@ SCRIPTS = ROOT / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
 from compat_report import build_suite_report, render_suite  # noqa: E402
-from compat_results import load_results  # noqa: E402
+from compat_results import load_results, status_of  # noqa: E402
+from compat_run import pytest_passes, uses_xdist_groups  # noqa: E402
 
 SUITE = {
     "tests/test_a.py": """
@@ -48,6 +49,16 @@ SUITE = {
         @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
         def test_backends(anyio_backend):
             assert anyio_backend == "asyncio"  # the trio id is deselected, never run
+
+
+        @pytest.mark.xdist_group("cwd")
+        def test_grouped_one():
+            pass
+
+
+        @pytest.mark.xdist_group("cwd")
+        def test_grouped_two():
+            pass
 
 
         def test_swallows_the_timeout():
@@ -128,18 +139,23 @@ def _failures(report: dict[str, Any]) -> dict[str, str]:
 
 def test_outcomes_deselection_hangs_and_import_errors_are_counted(tmp_path: Path) -> None:
     _write_suite(tmp_path)
-    result = _run(
-        tmp_path,
-        "tests",
-        "-n",
-        "2",
-        "--timeout=1",
-        "--continue-on-collection-errors",
-        "--ignore=tests/test_out_of_scope.py",
-        COMPAT_HANG_SECONDS="2",
-        COMPAT_HANG_GRACE="2",
-    )
-    assert result.returncode == 1, result.stdout + result.stderr  # failures, not a crash
+    assert uses_xdist_groups(tmp_path, ["tests"])
+    passes = pytest_passes(2, grouped=True)
+    assert [p[p.index("-m") + 1] for p in passes] == ["not xdist_group", "xdist_group"]
+    codes = []
+    for extra in passes:  # as compat_run does: the grouped tests alone, on one worker
+        result = _run(
+            tmp_path,
+            "tests",
+            *extra,
+            "--timeout=1",
+            "--continue-on-collection-errors",
+            "--ignore=tests/test_out_of_scope.py",
+            COMPAT_HANG_SECONDS="2",
+            COMPAT_HANG_GRACE="2",
+        )
+        codes.append(result.returncode)
+    assert codes == [1, 1], result.stdout + result.stderr  # failures (and the import error)
 
     outcomes = load_results(tmp_path / "out")
     assert outcomes["deselected"] == {"tests/test_a.py::test_backends[trio]": "trio"}
@@ -149,15 +165,20 @@ def test_outcomes_deselection_hangs_and_import_errors_are_counted(tmp_path: Path
     modules = {m["module"]: m for m in report["modules"]}
     a, b = modules["tests/test_a.py"], modules["tests/test_b.py"]
     broken = modules["tests/test_broken.py"]
-    assert (a["passed"], a["total"], a["skipped"]) == (2, 4, 1)
+    assert (a["passed"], a["total"], a["skipped"]) == (4, 6, 1)
+    grouped = {n: status_of(p) for n, p in outcomes["phases"].items() if "grouped" in n}
+    assert grouped == {
+        "tests/test_a.py::test_grouped_one": "passed",
+        "tests/test_a.py::test_grouped_two": "passed",
+    }
     assert (b["passed"], b["total"]) == (1, 2)
     assert (broken["passed"], broken["total"], broken["estimated"]) == (0, 4, 4)
     assert "no_such_module_for_the_harness" in broken["import_error"]
     assert report["totals"] == {
-        "passed": 3,
-        "total": 10,
+        "passed": 5,
+        "total": 12,
         "failed": 7,
-        "rate": 0.3,
+        "rate": 0.4167,
         "skipped": 1,
         "estimated": 4,
     }
@@ -180,8 +201,8 @@ def test_outcomes_deselection_hangs_and_import_errors_are_counted(tmp_path: Path
     assert "crashed" in failures["tests/test_b.py::test_unkillable"]
 
     markdown = render_suite(report, all_modules=False, target=0.98)
-    assert "## toy 1.0: 3/10 (30.0%)" in markdown
-    assert "**7 more passing tests needed for the 98% target** (30.0% now)." in markdown
+    assert "## toy 1.0: 5/12 (41.7%)" in markdown
+    assert "**7 more passing tests needed for the 98% target** (41.7% now)." in markdown
     assert "1 test ids on the trio backend not run (trio is out of scope)" in markdown
     assert "| tests/test_broken.py | 0/4 (0.0%) | 0 | import failed (4 est.)" in markdown
     assert "`tests/test_out_of_scope.py` not run, ~2 tests: not ours" in markdown
