@@ -85,7 +85,9 @@ SUITES: dict[str, Suite] = {
         STARLETTE,
         ("tests",),
         not_as_root={
-            "tests/test_staticfiles.py::test_staticfiles_with_invalid_dir_permissions_returns_401": "chmod cannot hide a directory from root (fails on the real Starlette as root too)",
+            "tests/test_staticfiles.py::"
+            "test_staticfiles_with_invalid_dir_permissions_returns_401": "chmod cannot hide a "
+            "directory from root (it fails on the real Starlette as root too)",
         },
     ),
 }
