@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -347,10 +348,11 @@ def main(argv: list[str] | None = None) -> int:
             out_of_scope = suite.left_out()
             paths, ignore = list(suite.paths), list(out_of_scope)
         log(f"{name} {suite.sdist.version}: running pytest on {' '.join(paths[:3])}… in {sdist}")
-        started = time.monotonic()
+        started, cpu_before = time.monotonic(), _children_cpu()
         codes[name] = run_pytest(args, python, sdist, paths, ignore, out / "results")
         seconds = round(time.monotonic() - started, 1)
-        log(f"{name}: pytest exited {codes[name]} after {seconds}s")
+        cpu = round(_children_cpu() - cpu_before, 1)  # load-independent, unlike the wall time
+        log(f"{name}: pytest exited {codes[name]} after {seconds}s ({cpu}s of CPU)")
         outcomes = load_results(out / "results")
         report = build_suite_report(
             name,
@@ -360,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             out_of_scope,
         )
         report["seconds"] = seconds
+        report["cpu_seconds"] = cpu
         report["workers"] = max(1, args.workers)
         if topics:
             tutorial = build_report(sdist, topics, outcomes, collect_only=args.collect_only)
@@ -377,6 +380,11 @@ def main(argv: list[str] | None = None) -> int:
     return _verdict(args, sections, codes, topics_only)
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _suite_names(value: str) -> list[str]:
     names = list(SUITES) if value == "all" else [v.strip() for v in value.split(",")]
     unknown = [n for n in names if n not in SUITES]
@@ -391,7 +399,8 @@ def _markdown(sections: list[dict], engine: str, target: float, *, all_modules: 
         t = report["totals"]
         parts.append(
             f"- **{report['suite']} {report['version']}**: {t['passed']}/{t['total']} "
-            f"({(t['rate'] or 0):.1%}) in {report['seconds']}s with {report['workers']} workers"
+            f"({(t['rate'] or 0):.1%}) in {report['seconds']}s with {report['workers']} workers "
+            f"({report['cpu_seconds']}s of CPU)"
         )
     parts.append("")
     for report in sections:
