@@ -112,6 +112,13 @@ class APIRouter(Router):
         # Validated here, as FastAPI does, so a bad limit fails at startup, not per request.
         self.form_limits = dict(_validate_form_limits(form_limits))
 
+    def _started(self) -> None:
+        # Compile now what the startup changed (extensions change routes in the lifespan),
+        # rather than on each route's first request.
+        for route in self.routes:
+            if isinstance(route, APIRoute):
+                route._plans.refresh()
+
     @property
     def form_limits(self) -> dict[str, Any]:
         """Limits for parsed forms on this router's routes and on apps mounted below it."""

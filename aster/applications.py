@@ -18,6 +18,7 @@ from ._starlette_exceptions import StarletteHTTPException as HTTPException
 from .api_router import APIRouter
 from .api_routing import APIRoute
 from .datastructures import Default, DefaultPlaceholder, State
+from .dependencies.models import CHANGES, OverridesDict
 from .exception_handlers import (
     http_exception_handler,
     request_validation_exception_handler,
@@ -151,6 +152,15 @@ class FastAPI(Starlette):
         self.user_middleware: list[Middleware] = [] if middleware is None else list(middleware)
         self.middleware_stack: ASGIApp | None = None
         self.setup()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "dependency_overrides":
+            # A dict that records its changes, so that routes need not read it per request;
+            # replacing it is a change too.
+            if type(value) is dict:
+                value = OverridesDict(value)
+            CHANGES[0] += 1
+        super().__setattr__(name, value)
 
     def setup(self) -> None:
         """Add the OpenAPI schema and docs routes (when the OpenAPI support is installed)."""

@@ -17,7 +17,7 @@ import sys
 import types
 
 from . import _starlette_routing as routing
-from . import params, sse
+from . import api_routing, params, sse
 from ._response import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from ._router import Host, Mount, Router
 from ._routes import Route, WebSocketRoute, iscoroutinefunction_or_partial
@@ -71,9 +71,25 @@ from .types import AppType, ASGIApp, DecoratedCallable, IncEx, Lifespan, Receive
 from .utils import generate_unique_id, get_value_or_default, is_body_allowed_for_status_code
 from .websockets import WebSocket
 
+#: Names that extensions replace on ``fastapi.routing`` (sentry-sdk wraps
+#: ``get_request_handler``), with the module whose code calls them: FastAPI's routes look
+#: them up in ``fastapi.routing`` when they are built, aster's in that module.
+_PATCHABLE = {
+    "get_request_handler": api_routing,
+    "request_response": api_routing,
+    "websocket_session": api_routing,
+}
+
 
 class _FastAPIRouting(types.ModuleType):
-    """This module's class: ``_PING_INTERVAL`` reads and sets ``aster.sse._PING_INTERVAL``."""
+    """This module's class: setting a :data:`_PATCHABLE` name sets it where it is used, and
+    ``_PING_INTERVAL`` reads and sets ``aster.sse._PING_INTERVAL``."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        target = _PATCHABLE.get(name)
+        if target is not None:
+            setattr(target, name, value)
+        super().__setattr__(name, value)
 
     @property
     def _PING_INTERVAL(self) -> float:

@@ -15,6 +15,11 @@ Semantics follow FastAPI's ``solve_dependencies``:
   each consulting the cache, exactly as the recursive walk would);
 * ``app.dependency_overrides`` swap a sub-dependency's callable (recursively);
   a plan is compiled once per distinct overrides mapping.
+
+A route keeps its plans in a :class:`PlanCache`, which recompiles them when an
+extension changed the route's tree after it was compiled (appended a dependency,
+replaced a callable).  The per-request check is one integer comparison with
+:data:`aster.dependencies.models.CHANGES`.
 """
 
 from __future__ import annotations
@@ -36,12 +41,16 @@ from ..requests import Request
 from ..security.oauth2 import SecurityScopes
 from .body import BodyReader
 from .models import (
+    CHANGES,
     Dependant,
     get_cache_key,
     get_oauth_scopes,
     is_async_gen_callable,
     is_coroutine_callable,
     is_gen_callable,
+    same_snapshot,
+    seal,
+    snapshot,
 )
 from .param_models import read_param_model
 from .param_values import ParamReader, read_value, validate_value
@@ -190,6 +199,7 @@ class Plan:
         self.steps: list[Step] = []
         self._add(dependant, dependant, overrides or {}, is_root=True)
         self.endpoint = self.steps[-1]
+        self.call = self.endpoint.call
         self.needs_exit_stacks = any(s.kind in (CALL_GEN, CALL_ASYNC_GEN) for s in self.steps[:-1])
         self.needs_response = any(s.response_name for s in self.steps)
         #: Only the endpoint, no dependencies: the common case, solved without the loop.
@@ -203,6 +213,8 @@ class Plan:
         *,
         is_root: bool = False,
     ) -> int:
+        seal(dependant)
+        seal(original)
         children = []
         for sub in dependant.dependencies:
             use = sub
@@ -269,6 +281,81 @@ class Plan:
             if step.cache_key not in cache:
                 cache[step.cache_key] = result
         return values, errors, background, response
+
+
+class PlanCache:
+    """A route's plans: the default one, one per dependency-overrides mapping, kept current.
+
+    Compiled when the route is built.  An extension may change the route's ``Dependant``
+    tree afterwards (``route.dependant.dependencies.append(...)``, or replace
+    ``route.dependant``); any change to a compiled tree bumps ``CHANGES``, and the next
+    request that sees a new count compares the tree with the snapshot taken when it was
+    compiled, recompiling only if this route's tree is the one that changed.
+    """
+
+    __slots__ = (
+        "dependant",
+        "embed_body_fields",
+        "form_body",
+        "plan",
+        "seen",
+        "stacks_needed",
+        "_snapshot",
+        "_override_plans",
+    )
+
+    def __init__(
+        self, dependant: Dependant, *, embed_body_fields: bool = False, form_body: bool = False
+    ) -> None:
+        self.dependant = dependant
+        self.embed_body_fields = embed_body_fields
+        #: Uploaded files are closed by the request's exit stack, after the response.
+        self.form_body = form_body
+        self._compile()
+
+    def _compile(self) -> None:
+        self.plan = Plan(self.dependant, embed_body_fields=self.embed_body_fields)
+        self._snapshot = snapshot(self.dependant)
+        self._override_plans: dict[Any, Plan] = {}
+        #: Whether requests need the exit stacks (dependencies with ``yield``, uploads).
+        self.stacks_needed = self.plan.needs_exit_stacks or self.form_body
+        self._checked()
+
+    def _checked(self) -> None:
+        self.seen = CHANGES[0]
+
+    def retarget(self, dependant: Dependant) -> None:
+        """The route's ``dependant`` was replaced: compile the new one at the next check."""
+        self.dependant = dependant
+        self.seen = -1
+        CHANGES[0] += 1  # routes that skip checks while nothing changed must look again
+
+    def refresh(self) -> Plan:
+        """The default plan, recompiled first if this route's tree changed."""
+        if self.seen != CHANGES[0]:
+            if self.seen != -1 and same_snapshot(self._snapshot, snapshot(self.dependant)):
+                self._override_plans.clear()  # an override's own tree may have changed
+                self._checked()
+            else:
+                self._compile()
+        return self.plan
+
+    def current(self, overrides_provider: Any) -> Plan:
+        """The plan for the active overrides (or the default plan, if there are none)."""
+        plan = self.plan
+        overrides = getattr(overrides_provider, "dependency_overrides", None)
+        if not overrides:
+            return plan
+        try:
+            key: Any = tuple(overrides.items())
+            cached = self._override_plans.get(key)
+        except TypeError:  # an unhashable override: compile for this request only
+            return Plan(self.dependant, overrides, embed_body_fields=self.embed_body_fields)
+        if cached is None:
+            cached = self._override_plans[key] = Plan(
+                self.dependant, overrides, embed_body_fields=self.embed_body_fields
+            )
+        return cached
 
 
 async def _read_inputs(
