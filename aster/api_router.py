@@ -12,18 +12,13 @@ from enum import Enum
 from typing import Any
 
 from . import params
+from ._body_limit import get_body_size_limit, validate_max_body_size
 from ._form_limits import _validate_form_limits
 from ._response import JSONResponse, Response
 from ._router import Mount, Router
 from ._routes import Route, WebSocketRoute
 from ._routing_base import BaseRoute
-from .api_routing import (
-    APIRoute,
-    APIWebSocketRoute,
-    _first_limit,
-    _merge_lifespan_context,
-    _validate_max_body_size,
-)
+from .api_routing import APIRoute, APIWebSocketRoute, _merge_lifespan_context
 from .datastructures import Default, DefaultPlaceholder
 from .exceptions import FastAPIError
 from .types import ASGIApp, DecoratedCallable, Lifespan
@@ -95,7 +90,7 @@ class APIRouter(Router):
             assert not prefix.endswith("/"), (
                 "A path prefix must not end with '/', as the routes will start with '/'"
             )
-        _validate_max_body_size(max_body_size)
+        validate_max_body_size(max_body_size)
         self.prefix = prefix
         self.tags: list[str | Enum] = tags or []
         self.dependencies = list(dependencies or [])
@@ -199,7 +194,7 @@ class APIRouter(Router):
                 generate_unique_id_function, self.generate_unique_id_function
             ),
             strict_content_type=get_value_or_default(strict_content_type, self.strict_content_type),
-            max_body_size=_first_limit(max_body_size, self.max_body_size),
+            max_body_size=get_body_size_limit(max_body_size, self.max_body_size),
             form_limits={**self.form_limits, **_validate_form_limits(form_limits)} or None,
         )
         self.routes.append(route)
@@ -322,7 +317,7 @@ class APIRouter(Router):
             "Cannot include the same APIRouter instance into itself. "
             "Did you mean to include a different router?"
         )
-        _validate_max_body_size(max_body_size)
+        validate_max_body_size(max_body_size)
         form_limits = _validate_form_limits(form_limits) or None  # fail at startup
         if prefix:
             assert prefix.startswith("/"), "A path prefix must start with '/'"
@@ -432,7 +427,7 @@ class APIRouter(Router):
                 strict_content_type=get_value_or_default(
                     route.strict_content_type, router.strict_content_type, self.strict_content_type
                 ),
-                max_body_size=_first_limit(
+                max_body_size=get_body_size_limit(
                     route.max_body_size,
                     router.max_body_size,
                     options["max_body_size"],

@@ -22,11 +22,18 @@ from enum import Enum, IntEnum
 from typing import Any
 
 from . import params
+from ._body_limit import validate_max_body_size
 from ._response import JSONResponse, Response
 from ._routes import Route, WebSocketRoute
 from ._routing_base import BaseRoute, Match, compile_path, get_name
 from .concurrency import is_async_callable, run_in_threadpool
 from .datastructures import Default, DefaultPlaceholder
+from .dependencies.analysis import (
+    get_dependant,
+    get_parameterless_sub_dependant,
+    get_stream_item_type,
+    get_typed_return_annotation,
+)
 from .dependencies.body_field import get_body_field
 from .dependencies.models import (
     CHANGES,
@@ -36,14 +43,7 @@ from .dependencies.models import (
     is_gen_callable,
 )
 from .dependencies.plan import Plan, PlanCache
-from .dependencies.utils import (
-    get_dependant,
-    get_flat_body_params,
-    get_parameterless_sub_dependant,
-    get_stream_item_type,
-    get_typed_return_annotation,
-    should_embed_body_fields,
-)
+from .dependencies.shapes import get_flat_body_params, should_embed_body_fields
 from .exceptions import FastAPIError, WebSocketRequestValidationError
 from .fields import ModelField, create_model_field, lenient_issubclass
 from .handlers import get_request_handler, run_endpoint_function, serialize_response
@@ -65,17 +65,6 @@ __all__ = [
     "serialize_response",
     "websocket_session",
 ]
-
-
-def _validate_max_body_size(max_body_size: int | None) -> None:
-    if max_body_size is None:
-        return
-    if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) or max_body_size < 0:
-        raise ValueError("max_body_size must be a non-negative integer or None")
-
-
-def _first_limit(*limits: int | None) -> int | None:
-    return next((limit for limit in limits if limit is not None), None)
 
 
 def api_request_response(
@@ -243,7 +232,7 @@ class APIRoute(Route):
         form_limits: dict[str, Any] | None = None,
     ) -> None:
         assert callable(endpoint), "An endpoint must be a callable"
-        _validate_max_body_size(max_body_size)
+        validate_max_body_size(max_body_size)
         self.path = path
         self.endpoint = endpoint
         self.summary = summary

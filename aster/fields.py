@@ -32,6 +32,9 @@ from .params import Body
 Undefined: Any = PydanticUndefined
 UnionType = types.UnionType
 PYDANTIC_VERSION_MINOR_TUPLE = tuple(int(x) for x in PYDANTIC_VERSION.split(".")[:2])
+PYDANTIC_V2 = PYDANTIC_VERSION_MINOR_TUPLE[0] == 2
+#: "No default": pydantic's own sentinel, so it round-trips through ``FieldInfo`` unchanged.
+RequiredParam: Any = PydanticUndefined
 
 _GENERIC_ALIASES: tuple[Any, ...] = (
     typing._GenericAlias,  # type: ignore[attr-defined]
@@ -166,6 +169,52 @@ def is_bytes_sequence_annotation(annotation: Any) -> bool:
 
 def is_uploadfile_sequence_annotation(annotation: Any) -> bool:
     return _sequence_of(annotation, is_uploadfile_or_nonable_uploadfile_annotation)
+
+
+def is_pydantic_v1_model_class(cls: Any) -> bool:
+    """A ``pydantic.v1`` model class (which aster, like FastAPI 0.165, does not accept)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            from pydantic import v1
+    except ImportError:  # pragma: no cover - a pydantic without the v1 shim
+        return False
+    return lenient_issubclass(cls, v1.BaseModel)
+
+
+def is_pydantic_v1_model_instance(obj: Any) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            from pydantic import v1
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(obj, v1.BaseModel)
+
+
+def annotation_is_pydantic_v1(annotation: Any) -> bool:
+    """Whether the annotation is, or unions or contains, a ``pydantic.v1`` model."""
+    if is_pydantic_v1_model_class(annotation):
+        return True
+    if _is_union(get_origin(annotation)) and any(
+        is_pydantic_v1_model_class(arg) for arg in get_args(annotation)
+    ):
+        return True
+    if field_annotation_is_sequence(annotation):
+        return any(annotation_is_pydantic_v1(arg) for arg in get_args(annotation))
+    return False
+
+
+def evaluate_forwardref(
+    value: Any, globalns: dict[str, Any] | None = None, localns: dict[str, Any] | None = None
+) -> Any:
+    """A forward reference evaluated, or left as it is when it cannot be (pydantic's rule)."""
+    from pydantic._internal import _typing_extra
+
+    try_eval_type = getattr(_typing_extra, "try_eval_type", None)
+    if try_eval_type is not None:
+        return try_eval_type(value, globalns, localns)[0]
+    return _typing_extra.eval_type_lenient(value, globalns, localns)  # pragma: no cover
 
 
 # -- fields ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The analysed form of an endpoint or dependency: what it reads, and what it depends on.
 
 A ``Dependant`` is built once per callable at route registration
-(:func:`aster.dependencies.utils.get_dependant`).  The route then flattens the
+(:func:`aster.dependencies.analysis.get_dependant`).  The route then flattens the
 tree into a plan (:mod:`aster.dependencies.plan`) and never inspects a
 signature again.
 
@@ -21,11 +21,11 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache, partial
 from typing import Any, Literal, SupportsIndex
 
+from ..concurrency import DependencyConcurrency
+from ..concurrency import DependencyConcurrency as _DependencyConcurrency  # noqa: F401
 from ..fields import ModelField
-from ..params import DependencyConcurrency
 from ..security.base import SecurityBase
-
-DependencyCacheKey = tuple[Any, tuple[str, ...], str]
+from ..types import DependencyCacheKey
 
 #: How many times a compiled ``Dependant`` (or one of its lists) was changed, in this process.
 #: A one-item list, so that readers index it instead of looking a module attribute up.
@@ -172,7 +172,9 @@ class Dependant(_DependantFields):
     lists is recorded in :data:`CHANGES`.
     """
 
-    __slots__ = ("_sealed",)
+    #: ``_sealed``: compiled into a plan.  ``_solve_plans``: the plans FastAPI's
+    #: ``solve_dependencies`` compiled for this dependant, when an extension calls it.
+    __slots__ = ("_sealed", "_solve_plans")
 
     def __setattr__(self, name: str, value: Any) -> None:
         if getattr(self, "_sealed", False) and getattr(self, name) is not value:
@@ -346,3 +348,67 @@ def is_async_gen_callable(call: Any) -> bool:
 
 def is_coroutine_callable(call: Any) -> bool:
     return call is not None and _is_coroutine(_Identity(call))
+
+
+# -- FastAPI's names for the above (``fastapi.dependencies.models``), which extensions import --
+
+_CALLABLE_CLASSIFICATION_CACHE_SIZE = 4096
+_CallIdentity = _Identity
+#: ``id(dependant) -> (dependant, uses scopes)``: FastAPI's memo for one tree walk.
+_UsesScopesCache = dict[int, tuple[Dependant, bool]]
+_is_gen_callable_cached = _is_gen
+_is_async_gen_callable_cached = _is_async_gen
+_is_coroutine_callable_cached = _is_coroutine
+_is_gen_callable = is_gen_callable
+_is_async_gen_callable = is_async_gen_callable
+_is_coroutine_callable = is_coroutine_callable
+iscoroutinefunction = asyncio.iscoroutinefunction
+
+
+def _unwrapped_call(call: Callable[..., Any] | None) -> Any:
+    return call if call is None else _unwrapped(call)
+
+
+def _get_oauth_scopes(*, dependant: Dependant) -> list[str]:
+    return get_oauth_scopes(dependant)
+
+
+def _uses_scopes(*, dependant: Dependant, cache: _UsesScopesCache | None = None) -> bool:
+    if cache is None:
+        return uses_scopes(dependant)
+    cached = cache.get(id(dependant))
+    if cached is not None and cached[0] is dependant:
+        return cached[1]
+    result = bool(
+        dependant.own_oauth_scopes
+        or dependant.security_scopes_param_name is not None
+        or is_security_scheme(dependant.call)
+        or any(_uses_scopes(dependant=sub, cache=cache) for sub in dependant.dependencies)
+    )
+    cache[id(dependant)] = (dependant, result)
+    return result
+
+
+def _get_cache_key(
+    *, dependant: Dependant, uses_scopes_cache: _UsesScopesCache | None = None
+) -> DependencyCacheKey:
+    scopes = (
+        tuple(sorted(set(get_oauth_scopes(dependant))))
+        if _uses_scopes(dependant=dependant, cache=uses_scopes_cache)
+        else ()
+    )
+    return (dependant.call, scopes, get_computed_scope(dependant) or "")
+
+
+def _is_security_scheme(*, dependant: Dependant) -> bool:
+    return is_security_scheme(dependant.call)
+
+
+def _get_security_scheme(*, dependant: Dependant) -> SecurityBase:
+    scheme = _unwrapped_call(dependant.call)
+    assert isinstance(scheme, SecurityBase)
+    return scheme
+
+
+def _get_computed_scope(*, dependant: Dependant) -> str | None:
+    return get_computed_scope(dependant)

@@ -25,7 +25,6 @@ replaced a callable).  The per-request check is one integer comparison with
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any
 
 from pydantic import ValidationError
@@ -33,13 +32,15 @@ from pydantic import ValidationError
 from .. import params
 from .._response import Response
 from ..background import BackgroundTasks
-from ..concurrency import contextmanager_in_threadpool, run_in_threadpool
+from ..concurrency import run_in_threadpool
 from ..fields import (
     errors_with_loc,
 )
 from ..requests import Request
 from ..security.oauth2 import SecurityScopes
+from .analysis import get_dependant
 from .body import BodyReader
+from .exits import enter_generator
 from .models import (
     CHANGES,
     Dependant,
@@ -54,7 +55,6 @@ from .models import (
 )
 from .param_models import read_param_model
 from .param_values import ParamReader, read_value, validate_value
-from .utils import get_dependant
 
 Undefined = params.Undefined
 CALL_ASYNC, CALL_SYNC, CALL_ASYNC_GEN, CALL_GEN = 0, 1, 2, 3
@@ -86,7 +86,9 @@ def read_params(
             if len(aliases) > 1:
                 alias = next((a for a in aliases if a in source), alias)
             value, reader_errors = validate_value(
-                reader, read_value(source, alias, reader.multi), (reader.location, alias)
+                reader,
+                read_value(source, alias, reader.multi, reader.sequence),
+                (reader.location, alias),
             )
         if reader_errors:
             errors.extend(reader_errors)
@@ -233,27 +235,38 @@ class Plan:
         return len(self.steps) - 1
 
     async def solve(
-        self, request: Any, body: Any = Undefined, *, response: Response | None = None
+        self,
+        request: Any,
+        body: Any = Undefined,
+        *,
+        response: Response | None = None,
+        cache: dict[Any, Any] | None = None,
+        background: BackgroundTasks | None = None,
     ) -> Solved:
+        """Solve every dependency and read the last step's inputs (the last step is not called).
+
+        ``cache`` (results by cache key) and ``background`` may be shared with the
+        caller, as FastAPI's ``solve_dependencies`` shares them.
+        """
         if self.simple:
             values: dict[str, Any] = {}
             endpoint = self.endpoint
             errors = await _read_inputs(endpoint, request, body, values)
             if not endpoint.has_injections:
-                return values, errors, None, response
+                return values, errors, background, response
             if response is None and self.needs_response:
-                response = _sub_response()
-            background = _inject(endpoint, request, values, None, response)
+                response = sub_response()
+            background = _inject(endpoint, request, values, background, response)
             return values, errors, background, response
         steps = self.steps
         last = len(steps) - 1
         results: list[Any] = [None] * len(steps)
         failed = [False] * len(steps)
         errors = []
-        cache: dict[Any, Any] = {}
-        background: BackgroundTasks | None = None
+        if cache is None:
+            cache = {}
         if response is None and self.needs_response:
-            response = _sub_response()
+            response = sub_response()
         values = {}
         for index, step in enumerate(steps):
             values = {}
@@ -377,7 +390,7 @@ async def _read_inputs(
     return errors
 
 
-def _sub_response() -> Response:
+def sub_response() -> Response:
     """The ``Response`` a handler may take to set status, headers and cookies."""
     response = Response()
     del response.headers["content-length"]
@@ -422,20 +435,11 @@ async def _call(step: Step, values: dict[str, Any], request: Any) -> Any:
                 return await call(**values)  # type: ignore[misc]
             return await run_in_threadpool(call, **values)  # type: ignore[arg-type]
     scope = request.scope
-    stack: AsyncExitStack = scope[
-        "fastapi_function_astack" if step.function_scoped else "fastapi_inner_astack"
-    ]
-    if kind == CALL_ASYNC_GEN:
-        manager: Any = asynccontextmanager(call)(**values)  # type: ignore[arg-type]
-    else:
-        manager = contextmanager_in_threadpool(contextmanager(call)(**values))  # type: ignore[arg-type]
-    if step.concurrency is not None:
-        manager = _limited(manager, step.concurrency)
-    return await stack.enter_async_context(manager)
-
-
-@asynccontextmanager
-async def _limited(manager: Any, concurrency: params.DependencyConcurrency) -> Any:
-    """Hold the dependency's concurrency slot until its exit code has run."""
-    async with concurrency.get_semaphore(), manager as value:
-        yield value
+    return await enter_generator(
+        call,
+        values,
+        is_async=kind == CALL_ASYNC_GEN,
+        stack=scope["fastapi_function_astack" if step.function_scoped else "fastapi_inner_astack"],
+        scope=scope,
+        concurrency=step.concurrency,
+    )

@@ -20,7 +20,7 @@ from .._response import JSONResponse, Response
 from .._routing_base import BaseRoute
 from ..api_routing import APIRoute
 from ..datastructures import DefaultPlaceholder
-from ..dependencies.utils import get_flat_params
+from ..dependencies.shapes import get_flat_params
 from ..encoders import jsonable_encoder
 from ..exceptions import FastAPIDeprecationWarning
 from ..fields import ModelField, lenient_issubclass
