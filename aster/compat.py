@@ -99,7 +99,19 @@ class _AliasPackage(types.ModuleType):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__") and name != "__all__":
             raise AttributeError(name)  # keep dunders (__file__ …) honest; __all__ feeds `*`
-        return getattr(importlib.import_module(_ASTER), name)
+        try:
+            return getattr(importlib.import_module(_ASTER), name)
+        except AttributeError:
+            # ``import fastapi`` loads its submodules, so ``fastapi.routing`` works without
+            # ``import fastapi.routing`` (sentry-sdk relies on it): load the alias.
+            if name.startswith("_") or target_for(f"{self.__name__}.{name}") is None:
+                raise
+            try:
+                return importlib.import_module(f"{self.__name__}.{name}")
+            except ModuleNotFoundError:
+                raise AttributeError(
+                    f"module {self.__name__!r} has no attribute {name!r}"
+                ) from None
 
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(dir(importlib.import_module(_ASTER))))
