@@ -14,7 +14,7 @@ EVENTS: list[dict] = []
 
 
 class Capture(Transport):
-    def capture_envelope(self, envelope):  # noqa: ANN001, ANN201
+    def capture_envelope(self, envelope):
         for item in envelope.items:
             if item.type in ("event", "transaction"):
                 EVENTS.append(item.payload.json)
