@@ -54,6 +54,7 @@ __all__ = [
     "DependencyConcurrency",
     "Semaphore",
     "SemaphoreStatistics",
+    "WouldBlock",
     "contextmanager_in_threadpool",
     "get_cleanup_executor",
     "get_executor",
@@ -386,6 +387,10 @@ async def run_until_first_complete(
             raise task.exception()  # type: ignore[misc]
 
 
+class WouldBlock(Exception):
+    """``acquire_nowait()`` found no free slot (anyio's name for it)."""
+
+
 class SemaphoreStatistics:
     """What a :class:`Semaphore` is doing: how many tasks wait for a slot (anyio's name)."""
 
@@ -407,7 +412,7 @@ class Semaphore:
     first; a waiter cancelled after it was handed a slot passes it on.
     """
 
-    __slots__ = ("_value", "_max_value", "_waiters")
+    __slots__ = ("_value", "_max_value", "_waiters", "__weakref__")
 
     def __init__(self, initial_value: int, *, max_value: int | None = None) -> None:
         if initial_value < 0:
@@ -431,9 +436,9 @@ class Semaphore:
         return SemaphoreStatistics(sum(1 for waiter in self._waiters if not waiter.done()))
 
     def acquire_nowait(self) -> None:
-        """Take a slot now, or raise ``RuntimeError`` if none is free."""
+        """Take a slot now, or raise :class:`WouldBlock` if none is free."""
         if self._value == 0 or self._waiters:
-            raise RuntimeError("no free slot")
+            raise WouldBlock
         self._value -= 1
 
     async def acquire(self) -> None:

@@ -16,13 +16,13 @@ from typing import Annotated, Any
 import pytest
 
 from aster import Depends, FastAPI, Query, Request, WebSocket
-from aster.api_routing import APIRoute, request_response
 from aster.dependencies.models import CHANGES
 
 # The imports fastapi-pagination makes (fastapi.dependencies.utils is this module).
 from aster.dependencies.utils import _get_body_field as get_body_field
 from aster.dependencies.utils import _get_flat_body_params as get_flat_body_params
 from aster.dependencies.utils import get_dependant, get_parameterless_sub_dependant
+from aster.routing import APIRoute, request_response
 from aster.testclient import TestClient
 
 EVENTS: list[str] = []
