@@ -8,6 +8,8 @@ v2 only, so the three module names are one module; the code lives in
 :mod:`aster.fields` and :mod:`aster.openapi._schema`.
 """
 
+import sys
+
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 from pydantic.errors import PydanticSchemaGenerationError, PydanticUndefinedAnnotation
 from pydantic.fields import FieldInfo
@@ -65,6 +67,8 @@ from .types import IncEx, ModelNameMap
 # ``fastapi._compat.shared`` and ``fastapi._compat.v2`` are aliased to this module too, and
 # the import system only looks for submodules of packages: an empty search path makes it one.
 __path__: list[str] = []
+# ``from fastapi._compat import v2`` looks for an attribute first: this module itself.
+shared = v2 = sys.modules[__name__]
 
 __all__ = [
     "PYDANTIC_V2",

@@ -31,7 +31,15 @@ from .datastructures import Default, DefaultPlaceholder, URLPath
 from .types import Receive, Scope, Send
 from .utils import generate_unique_id
 
-__all__ = ["RouteContext", "_EffectiveRouteContext", "_IncludedRouter", "iter_route_contexts"]
+__all__ = [
+    "RouteContext",
+    "_EffectiveRouteContext",
+    "_IncludedRouter",
+    "_iter_included_route_candidates",
+    "_iter_routes_with_context",
+    "_restore_fastapi_scope_key",
+    "iter_route_contexts",
+]
 
 
 @dataclass
@@ -216,13 +224,55 @@ class RouteContext:
         return getattr(self._effective_route, name)
 
 
+def _iter_routes_with_context(
+    routes: Sequence[BaseRoute],
+) -> Iterator[tuple[BaseRoute, _EffectiveRouteContext | None]]:
+    """(declared route, its effective context or None) for every route of ``routes``.
+
+    A route ``include_router`` copied here is effective as it is; the route it was
+    copied from is the declared one.
+    """
+    for route in routes:
+        if isinstance(route, _IncludedRouter):
+            for context in route.effective_route_contexts():
+                yield context.original_route, context
+            continue
+        original = getattr(route, "_included_from", None)
+        if original is None:
+            yield route, None
+        else:
+            starlette_route = None if isinstance(route, APIRoute) else route
+            yield original, _EffectiveRouteContext(original, starlette_route, route)
+
+
+def _iter_included_route_candidates(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    """The routes a request is matched against, an included Starlette route as its copy."""
+    for route, context in _iter_routes_with_context(routes):
+        if context is not None and context.starlette_route is not None:
+            yield context.starlette_route
+        else:
+            yield route
+
+
 def iter_route_contexts(routes: Sequence[BaseRoute | RouteContext]) -> Iterator[RouteContext]:
     """Every matchable route of ``routes``, included routers' routes flattened in place."""
     for route in routes:
         if isinstance(route, RouteContext):
             yield route
-        elif isinstance(route, _IncludedRouter):
-            for context in route.effective_route_contexts():
-                yield RouteContext(context.original_route, context)
-        else:
-            yield RouteContext(route)
+            continue
+        for original, context in _iter_routes_with_context([route]):
+            yield RouteContext(original, context)
+
+
+def _restore_fastapi_scope_key(scope: Scope, key: str, previous: Any) -> None:
+    """Put ``scope["fastapi"][key]`` back as it was (``_SCOPE_MISSING``: absent)."""
+    fastapi_scope = scope.get("fastapi")
+    if not isinstance(fastapi_scope, dict):
+        return
+    if previous is _SCOPE_MISSING:
+        fastapi_scope.pop(key, None)
+    else:
+        fastapi_scope[key] = previous
+
+
+_SCOPE_MISSING = object()

@@ -100,12 +100,25 @@ class APIRouter(Router):
         self.callbacks = callbacks or []
         self.dependency_overrides_provider = dependency_overrides_provider
         self.route_class = route_class
+        #: The routers included into this one (a router must not end up including itself).
+        self._included_routers: list[APIRouter] = []
         self.default_response_class = default_response_class
         self.generate_unique_id_function = generate_unique_id_function
         self.strict_content_type = strict_content_type
         self.max_body_size = max_body_size
         # Validated here, as FastAPI does, so a bad limit fails at startup, not per request.
         self.form_limits = dict(_validate_form_limits(form_limits))
+
+    def _contains_router(self, router: APIRouter, seen: set[int] | None = None) -> bool:
+        """Whether ``router`` is included in this one, directly or through others."""
+        seen = set() if seen is None else seen
+        if id(self) in seen:
+            return False
+        seen.add(id(self))
+        return any(
+            included is router or included._contains_router(router, seen)
+            for included in getattr(self, "_included_routers", ())
+        )
 
     def _started(self) -> None:
         # Compile now what the startup changed (extensions change routes in the lifespan),
@@ -317,6 +330,10 @@ class APIRouter(Router):
             "Cannot include the same APIRouter instance into itself. "
             "Did you mean to include a different router?"
         )
+        assert not router._contains_router(self), (
+            "Cannot include an APIRouter instance that already includes this router. "
+            "Did you mean to include a different router?"
+        )
         validate_max_body_size(max_body_size)
         form_limits = _validate_form_limits(form_limits) or None  # fail at startup
         if prefix:
@@ -343,6 +360,7 @@ class APIRouter(Router):
             self._include_route(route, router, **options)
         anchor = self.routes[-1] if self.routes else None
         router.routes.add_listener(_LiveInclusion(self, router, options, anchor))
+        self._included_routers.append(router)
         for handler in router.on_startup:
             self.add_event_handler("startup", handler)
         for handler in router.on_shutdown:
@@ -382,6 +400,15 @@ class APIRouter(Router):
         return added
 
     def _include_route(
+        self, route: BaseRoute, router: APIRouter, *, prefix: str, **options: Any
+    ) -> None:
+        start = len(self.routes)
+        self._copy_route(route, router, prefix=prefix, **options)
+        for copy in self.routes[start:]:
+            # What was declared, for ``RouteContext.original_route`` (copies of copies too).
+            copy._included_from = getattr(route, "_included_from", route)  # type: ignore[attr-defined]
+
+    def _copy_route(
         self, route: BaseRoute, router: APIRouter, *, prefix: str, **options: Any
     ) -> None:
         if isinstance(route, APIRoute):

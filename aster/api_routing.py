@@ -23,6 +23,7 @@ from typing import Any
 
 from . import params
 from ._body_limit import validate_max_body_size
+from ._form_limits import _validate_form_limits
 from ._response import JSONResponse, Response
 from ._routes import Route, WebSocketRoute
 from ._routing_base import BaseRoute, Match, compile_path, get_name
@@ -46,7 +47,12 @@ from .dependencies.plan import Plan, PlanCache
 from .dependencies.shapes import get_flat_body_params, should_embed_body_fields
 from .exceptions import FastAPIError, WebSocketRequestValidationError
 from .fields import ModelField, create_model_field, lenient_issubclass
-from .handlers import get_request_handler, run_endpoint_function, serialize_response
+from .handlers import (
+    endpoint_context,
+    get_request_handler,
+    run_endpoint_function,
+    serialize_response,
+)
 from .middleware.body_limit import RequestBodyLimitMiddleware
 from .middleware.exceptions import SendTracker, handle_exception, wrap_app_handling_exceptions
 from .requests import Request
@@ -253,7 +259,7 @@ class APIRoute(Route):
         self.generate_unique_id_function = generate_unique_id_function
         self.strict_content_type = strict_content_type
         self.max_body_size = max_body_size
-        self.form_limits = dict(form_limits) if form_limits else None
+        self.form_limits = dict(_validate_form_limits(form_limits)) or None
         self.tags = tags or []
         self.responses = responses or {}
         self.name = get_name(endpoint) if name is None else name
@@ -434,8 +440,12 @@ def get_websocket_app(
         plan = plans.current(dependency_overrides_provider)
         values, errors, _, _ = await plan.solve(websocket)
         if errors:
-            raise WebSocketRequestValidationError(errors)
-        await plan.endpoint.call(**values)  # type: ignore[misc]
+            context = endpoint_context(plan.call) if plan.call else {}
+            if dependant.path:
+                mount_path = websocket.scope.get("root_path", "").rstrip("/")
+                context["path"] = f"WS {mount_path}{dependant.path}"
+            raise WebSocketRequestValidationError(errors, endpoint_ctx=context)
+        await plan.call(**values)  # type: ignore[misc]
 
     return app
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import params
+from ._body_limit import validate_max_body_size
 from ._response import JSONResponse, Response
 from ._routing_base import BaseRoute
 from ._starlette_applications import Starlette
@@ -121,6 +122,7 @@ class FastAPI(Starlette):
         self.root_path = root_path
         self.state = State()
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        validate_max_body_size(max_body_size)
         self.max_body_size = max_body_size
         self.router: APIRouter = APIRouter(
             routes=routes,

@@ -8,6 +8,7 @@ string, a list of repeated keys, a JSON body, a file...).
 
 from __future__ import annotations
 
+import sys
 import types
 import typing
 import warnings
@@ -26,7 +27,7 @@ from pydantic.warnings import UnsupportedFieldAttributeWarning
 from pydantic_core import PydanticUndefined, SchemaSerializer, SchemaValidator
 
 from .datastructures import UploadFile
-from .exceptions import FastAPIError
+from .exceptions import FastAPIError, PydanticV1NotSupportedError
 from .params import Body
 
 Undefined: Any = PydanticUndefined
@@ -171,25 +172,21 @@ def is_uploadfile_sequence_annotation(annotation: Any) -> bool:
     return _sequence_of(annotation, is_uploadfile_or_nonable_uploadfile_annotation)
 
 
+def _pydantic_v1_base() -> Any:
+    """``pydantic.v1.BaseModel`` if anything imported ``pydantic.v1`` (else no v1 model exists)."""
+    v1 = sys.modules.get("pydantic.v1")
+    return getattr(v1, "BaseModel", None)
+
+
 def is_pydantic_v1_model_class(cls: Any) -> bool:
     """A ``pydantic.v1`` model class (which aster, like FastAPI 0.165, does not accept)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            from pydantic import v1
-    except ImportError:  # pragma: no cover - a pydantic without the v1 shim
-        return False
-    return lenient_issubclass(cls, v1.BaseModel)
+    base = _pydantic_v1_base()
+    return base is not None and lenient_issubclass(cls, base)
 
 
 def is_pydantic_v1_model_instance(obj: Any) -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            from pydantic import v1
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(obj, v1.BaseModel)
+    base = _pydantic_v1_base()
+    return base is not None and isinstance(obj, base)
 
 
 def annotation_is_pydantic_v1(annotation: Any) -> bool:
@@ -368,6 +365,11 @@ def create_model_field(
     alias: str | None = None,
     mode: Literal["validation", "serialization"] = "validation",
 ) -> ModelField:
+    if annotation_is_pydantic_v1(type_):
+        raise PydanticV1NotSupportedError(
+            "pydantic.v1 models are no longer supported by FastAPI."
+            f" Please update the response model {type_!r}."
+        )
     field_info = field_info or FieldInfo(annotation=type_, default=default, alias=alias)
     try:
         return ModelField(mode=mode, name=name, field_info=field_info)

@@ -425,7 +425,10 @@ def get_openapi(
     output: dict[str, Any] = {"openapi": openapi_version, "info": info}
     if servers:
         output["servers"] = servers
-    webhooks = list(webhooks or [])
+    # ``fastapi.routing.RouteContext`` objects (from ``iter_route_contexts``) stand for
+    # their effective route.
+    routes = [getattr(route, "_effective_route", route) for route in routes]
+    webhooks = [getattr(route, "_effective_route", route) for route in webhooks or []]
     all_fields = get_fields_from_routes([*routes, *webhooks])
     model_name_map = get_model_name_map(get_flat_models_from_fields(all_fields, known_models=set()))
     field_mapping, definitions = get_definitions(
