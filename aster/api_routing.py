@@ -485,10 +485,13 @@ class APIWebSocketRoute(WebSocketRoute):
         return match, child_scope
 
 
-def _merge_lifespan_context(original: Any, nested: Any) -> Any:
+def _merge_lifespan_context(original_context: Any, nested_context: Any) -> Any:
     @asynccontextmanager
     async def merged(app: Any) -> Any:
-        async with original(app) as original_state, nested(app) as nested_state:
+        async with (
+            original_context(app) as original_state,
+            nested_context(app) as nested_state,
+        ):
             if nested_state is None and original_state is None:
                 yield None
             else:

@@ -228,10 +228,11 @@ def get_request_handler(
     dependency_overrides_provider: Any | None = None,
     embed_body_fields: bool = False,
     strict_content_type: bool | DefaultPlaceholder = DefaultPlaceholder(True),
-    form_limits: dict[str, Any] | None = None,
-    plan_cache: PlanCache | None = None,
     stream_item_field: ModelField | None = None,
     is_json_stream: bool = False,
+    form_limits: dict[str, Any] | None = None,
+    *,
+    plan_cache: PlanCache | None = None,
 ) -> Callable[[Request], Coroutine[Any, Any, Response]]:
     """Compile everything the route needs into one ``handler(request) -> Response``."""
     assert dependant.call is not None, "dependant.call must be a function"

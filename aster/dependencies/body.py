@@ -49,10 +49,11 @@ def _validate(field: ModelField, value: Any, loc: tuple[Any, ...]) -> tuple[Any,
     return field.validate(value, loc=loc)
 
 
-def _extract_form_items(fields: list[ModelField], form: FormData) -> Any:
+def _extract_form_items(body_fields: list[ModelField], received_body: FormData) -> Any:
     """(alias, raw value, field) for each field present, then the form's other keys."""
+    form = received_body
     claimed: set[str] = set()
-    for field in fields:
+    for field in body_fields:
         sequence = field_annotation_is_sequence(field.field_info.annotation)
         multi = not is_json_field(field) and sequence
         for alias, _ in get_param_aliases(field):
@@ -75,9 +76,9 @@ async def _read_file_bytes(file: UploadFile) -> bytes:
 
 
 async def _extract_form_body(
-    fields: list[ModelField], form: FormData
+    body_fields: list[ModelField], received_body: FormData
 ) -> AsyncIterator[tuple[str, Any, ModelField | None]]:
-    for alias, value, field in _extract_form_items(fields, form):
+    for alias, value, field in _extract_form_items(body_fields, received_body):
         if field is not None and isinstance(field.field_info, params.File):
             annotation = field.field_info.annotation
             if is_bytes_or_nonable_bytes_annotation(annotation) and isinstance(value, UploadFile):
@@ -91,7 +92,8 @@ async def _extract_form_body(
         yield alias, value, field
 
 
-def _is_form_model_supplied(model: Any, form: FormData) -> bool:
+def _is_form_model_supplied(model: Any, received_body: FormData) -> bool:
+    form = received_body
     names = {
         alias for item in get_cached_model_fields(model) for alias, _ in get_param_aliases(item)
     }
@@ -101,12 +103,13 @@ def _is_form_model_supplied(model: Any, form: FormData) -> bool:
     )
 
 
-async def _extract_form_model(field: ModelField, models: list[Any], form: FormData) -> Any:
+async def _extract_form_model(field: ModelField, models: list[Any], received_body: FormData) -> Any:
     """The raw values of a form model (or a union of them) from the form, as a dict.
 
     A union's branches each read the raw values their own way (see
     :func:`_add_form_union_validators`), so they get every key as it came.
     """
+    form = received_body
     if type(None) in get_args(field.field_info.annotation) and not any(
         _is_form_model_supplied(model, form) for model in models
     ):

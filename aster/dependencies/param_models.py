@@ -19,9 +19,10 @@ from .shapes import get_param_aliases, is_json_field
 
 
 def _get_multidict_extras(
-    source: Mapping[str, Any], processed: set[str]
+    received_params: Mapping[str, Any], processed_keys: set[str]
 ) -> Iterator[tuple[str, Any]]:
     """Keys the model did not claim; repeated ones become lists, as the model's extras."""
+    source, processed = received_params, processed_keys
     if isinstance(source, ImmutableMultiDict):
         items = source.multi_items()
     elif isinstance(source, Headers):
