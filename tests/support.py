@@ -74,9 +74,13 @@ def serve(
     env: dict[str, str] | None = None,
     wait: bool = True,
     startup_timeout: float = 15.0,
+    launcher: list[str] | None = None,
 ) -> Iterator[Running]:
-    """Run ``aster run <app> --port 0 <args>``; stop it with SIGTERM afterwards."""
-    command = [sys.executable, "-m", "aster", "run", app, *args]
+    """Run ``aster run <app> --port 0 <args>``; stop it with SIGTERM afterwards.
+
+    ``launcher`` replaces ``python -m aster run`` (the HTTP/2 engine spike uses it).
+    """
+    command = [*(launcher or [sys.executable, "-m", "aster", "run"]), app, *args]
     if not any(a in args for a in ("--port", "--uds", "--fd")):
         command += ["--port", "0"]
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
