@@ -102,10 +102,12 @@ def validate_value(
     if value is Undefined:
         if reader.required:
             return None, [get_missing_field_error(loc)]
-        if reader.default_factory:
-            value = deepcopy(reader.field.get_default())
+        if not reader.copy_default:
+            value = reader.default
+        elif reader.default_factory:
+            value = deepcopy(reader.field.get_default())  # called for each request
         else:
-            value = deepcopy(reader.default) if reader.copy_default else reader.default
+            value = deepcopy(reader.default)
         if not reader.validate_default:
             return value, []
     return reader.validate(value, loc=loc)
