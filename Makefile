@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench compat sysdeps clean
+.PHONY: run test lint format bench compat sysdeps extensions clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { scripts/sysdeps.sh python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -32,7 +32,11 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(STAMP) sysdeps lint
+# Extensions by other people (tests/test_extensions.py), outside the venv in .extensions/.
+extensions: $(STAMP)
+	$(BIN)/python -m tests.extension_support
+
+test: $(STAMP) sysdeps lint extensions
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(MAKE) compat
 
@@ -55,4 +59,4 @@ bench: $(STAMP) sysdeps
 	$(BIN)/python -m bench --suite all $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .extensions

@@ -157,6 +157,9 @@ class Router:
             else:
                 handler()
 
+    def _started(self) -> None:
+        """The lifespan startup ran (and with it whatever changes it made to the routes)."""
+
     async def lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI lifespan protocol, around ``lifespan_context``."""
         started = False
@@ -170,6 +173,7 @@ class Router:
                             'The server does not support "state" in the lifespan scope.'
                         )
                     scope["state"].update(maybe_state)
+                self._started()
                 await send({"type": "lifespan.startup.complete"})
                 started = True
                 await receive()

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import params
+from ._body_limit import validate_max_body_size
 from ._response import JSONResponse, Response
 from ._routing_base import BaseRoute
 from ._starlette_applications import Starlette
@@ -18,6 +19,7 @@ from ._starlette_exceptions import StarletteHTTPException as HTTPException
 from .api_router import APIRouter
 from .api_routing import APIRoute
 from .datastructures import Default, DefaultPlaceholder, State
+from .dependencies.models import CHANGES, OverridesDict
 from .exception_handlers import (
     http_exception_handler,
     request_validation_exception_handler,
@@ -120,6 +122,7 @@ class FastAPI(Starlette):
         self.root_path = root_path
         self.state = State()
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        validate_max_body_size(max_body_size)
         self.max_body_size = max_body_size
         self.router: APIRouter = APIRouter(
             routes=routes,
@@ -151,6 +154,15 @@ class FastAPI(Starlette):
         self.user_middleware: list[Middleware] = [] if middleware is None else list(middleware)
         self.middleware_stack: ASGIApp | None = None
         self.setup()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "dependency_overrides":
+            # A dict that records its changes, so that routes need not read it per request;
+            # replacing it is a change too.
+            if type(value) is dict:
+                value = OverridesDict(value)
+            CHANGES[0] += 1
+        super().__setattr__(name, value)
 
     def setup(self) -> None:
         """Add the OpenAPI schema and docs routes (when the OpenAPI support is installed)."""

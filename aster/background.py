@@ -11,7 +11,7 @@ from typing import Any, ParamSpec
 
 from aster.concurrency import is_async_callable, run_in_threadpool
 
-__all__ = ["BackgroundTask", "BackgroundTasks"]
+__all__ = ["BackgroundTask", "BackgroundTasks", "StarletteBackgroundTasks"]
 
 P = ParamSpec("P")
 
@@ -48,3 +48,8 @@ class BackgroundTasks(BackgroundTask):
     async def __call__(self) -> None:
         for task in self.tasks:
             await task()
+
+
+#: ``fastapi.background.StarletteBackgroundTasks``: FastAPI's class adds only documentation
+#: to Starlette's, so both names are this one class.
+StarletteBackgroundTasks = BackgroundTasks

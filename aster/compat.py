@@ -112,7 +112,14 @@ class _AliasPackage(types.ModuleType):
         try:
             return getattr(importlib.import_module(_ASTER), name)
         except AttributeError:
-            raise AttributeError(missing, name=name, obj=self) from None
+            # ``import fastapi`` loads its submodules, so ``fastapi.routing`` works without
+            # ``import fastapi.routing`` (sentry-sdk relies on it): load the alias.
+            if name.startswith("_") or target_for(f"{self.__name__}.{name}") is None:
+                raise AttributeError(missing, name=name, obj=self) from None
+            try:
+                return importlib.import_module(f"{self.__name__}.{name}")
+            except ModuleNotFoundError:
+                raise AttributeError(missing, name=name, obj=self) from None
 
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(dir(importlib.import_module(_ASTER))))

@@ -32,7 +32,7 @@ from .dependencies.models import (
     is_coroutine_callable,
     is_gen_callable,
 )
-from .dependencies.plan import Plan
+from .dependencies.plan import PlanCache
 from .encoders import jsonable_encoder
 from .exceptions import (
     EndpointContext,
@@ -228,10 +228,11 @@ def get_request_handler(
     dependency_overrides_provider: Any | None = None,
     embed_body_fields: bool = False,
     strict_content_type: bool | DefaultPlaceholder = DefaultPlaceholder(True),
-    form_limits: dict[str, Any] | None = None,
-    plan: Plan | None = None,
     stream_item_field: ModelField | None = None,
     is_json_stream: bool = False,
+    form_limits: dict[str, Any] | None = None,
+    *,
+    plan_cache: PlanCache | None = None,
 ) -> Callable[[Request], Coroutine[Any, Any, Response]]:
     """Compile everything the route needs into one ``handler(request) -> Response``."""
     assert dependant.call is not None, "dependant.call must be a function"
@@ -268,24 +269,12 @@ def get_request_handler(
     if is_generator:
         sse_class = lenient_issubclass(actual_class, EventSourceResponse)
         stream_kind = "sse" if sse_class else "jsonl" if is_json_stream else "raw"
-    default_plan = plan or Plan(dependant, embed_body_fields=embed_body_fields)
-    override_plans: dict[Any, Plan] = {}
+    plans = plan_cache
+    if plans is None or plans.dependant is not dependant:
+        plans = PlanCache(dependant, embed_body_fields=embed_body_fields, form_body=is_form)
+    else:
+        plans.refresh()  # an extension may have changed the tree before rebuilding the handler
     context: EndpointContext | None = None
-
-    def current_plan() -> Plan:
-        overrides = getattr(dependency_overrides_provider, "dependency_overrides", None)
-        if not overrides:
-            return default_plan
-        try:
-            key: Any = tuple(overrides.items())
-            cached = override_plans.get(key)
-        except TypeError:  # unhashable override: compile for this request only
-            return Plan(dependant, overrides, embed_body_fields=embed_body_fields)
-        if cached is None:
-            cached = override_plans[key] = Plan(
-                dependant, overrides, embed_body_fields=embed_body_fields
-            )
-        return cached
 
     def ctx(request: Request) -> EndpointContext:
         nonlocal context
@@ -302,20 +291,22 @@ def get_request_handler(
         if body_field is not None:
             limits = _resolve_form_limits(request.scope, form_limits) if is_form else None
             body = await read_body(request, is_form, strict, limits, ctx)
+        # Current: whatever runs this handler (``request_response``...) checks for changes.
         plan = (
-            current_plan()
+            plans.current(dependency_overrides_provider)
             if dependency_overrides_provider is not None
             and dependency_overrides_provider.dependency_overrides
-            else default_plan
+            else plans.plan
         )
         values, errors, background, sub = await plan.solve(request, body)
         if errors:
             raise RequestValidationError(
                 errors, body=None if body is Undefined else body, endpoint_ctx=ctx(request)
             )
+        # ``plan.call``: an extension may have replaced ``route.dependant.call`` since.
         if stream_kind is not None:
             return stream_response(
-                call(**values),
+                plan.call(**values),
                 kind=stream_kind,
                 response_class=actual_class,
                 encode=item_serializer(stream_item_field, dump_options, lambda: ctx(request)),
@@ -324,9 +315,9 @@ def get_request_handler(
                 background=background,
             )
         if is_coroutine:
-            raw = await call(**values)
+            raw = await plan.call(**values)
         else:
-            raw = await run_in_threadpool(call, **values)
+            raw = await run_in_threadpool(plan.call, **values)
         if isinstance(raw, Response):
             if raw.background is None:
                 raw.background = background
@@ -362,5 +353,5 @@ def get_request_handler(
             response = actual_class(content, status_code=code, background=background)
         return _finish(response, sub)
 
-    app.plan = default_plan  # type: ignore[attr-defined]
+    app.plan_cache = plans  # type: ignore[attr-defined]
     return app
