@@ -116,6 +116,7 @@ FASTAPI_LAYER = frozenset(
         "aster._endpoint_streams",
         "aster.handlers",
         "aster.api_routing",
+        "aster._frontend",
         "aster.api_router",
         "aster.exception_handlers",
         "aster.openapi",
