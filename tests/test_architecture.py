@@ -159,6 +159,7 @@ DYNAMIC_IMPORTS = {
     "aster.status": "__getattr__ warns on Starlette's deprecated status-code names",
     "aster._json_libraries": "imports ujson or orjson, optional libraries, on first use",
     "aster.server.config": "loads the user's app, and checks the --ws implementation exists",
+    "aster.server.discover": "imports the user's module a path names, to find the app in it",
 }
 
 
