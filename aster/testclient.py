@@ -31,6 +31,7 @@ from urllib.parse import unquote, urljoin
 
 import httpx
 
+from ._asyncio_only import ASYNCIO_ONLY
 from ._portal import LoopFactory, Portal, TaskHandle
 from ._testclient_ws import (
     WebSocketDenialResponse,
@@ -495,7 +496,11 @@ class TestClient(httpx.Client):
 def _loop_options(backend: str, options: dict[str, Any]) -> tuple[LoopFactory | None, bool]:
     """Translate Starlette's backend arguments into a loop factory for the portal."""
     if backend != "asyncio":
-        raise NotImplementedError(f"aster's TestClient runs on asyncio only, not {backend!r}")
+        raise NotImplementedError(
+            f"TestClient(backend={backend!r}): the TestClient runs the app on asyncio "
+            "(backend='asyncio', with backend_options={'use_uvloop': True} for uvloop). "
+            + ASYNCIO_ONLY
+        )
     unknown = set(options) - {"use_uvloop", "debug", "loop_factory"}
     if unknown:
         raise TypeError(f"unsupported backend_options: {', '.join(sorted(unknown))}")

@@ -52,6 +52,7 @@ STARLETTE_LAYER = frozenset(
         "aster.status",
         "aster.concurrency",
         "aster._portal",
+        "aster._asyncio_only",
         "aster._starlette_exceptions",
         # HTTP and WebSocket connections, bodies, forms
         "aster.datastructures",
