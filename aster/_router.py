@@ -212,6 +212,7 @@ class Router:
         for index in candidates:
             match, child_scope = matchers[index](scope, route_path)
             if match is Match.FULL:
+                scope["route"] = routes[index]  # what was dispatched to (tracing reads it)
                 scope.update(child_scope)
                 if route_index.direct[index]:
                     await routes[index].app(scope, receive, send)  # type: ignore[attr-defined]
@@ -222,6 +223,7 @@ class Router:
                 partial, partial_scope = routes[index], child_scope
         if partial is not None:
             # Right path, wrong method: the route answers 405 with its Allow header.
+            scope["route"] = partial
             scope.update(partial_scope)  # type: ignore[arg-type]
             await partial.handle(scope, receive, send)
             return

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import AsyncGenerator
+from enum import Enum
 from tempfile import SpooledTemporaryFile
 from typing import Any
 from urllib.parse import unquote_plus
@@ -25,10 +26,27 @@ from urllib.parse import unquote_plus
 import python_multipart
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
+from typing_extensions import deprecated
 
+from aster._starlette_exceptions import StarletteDeprecationWarning
 from aster.datastructures import FormData, Headers, UploadFile
 
-__all__ = ["FormParser", "MultiPartException", "MultiPartParser", "MultipartPart"]
+__all__ = ["FormMessage", "FormParser", "MultiPartException", "MultiPartParser", "MultipartPart"]
+
+
+@deprecated(
+    "`FormMessage` is deprecated and will be removed in a future version.",
+    category=StarletteDeprecationWarning,
+    stacklevel=2,  # past enum's own __call__, to the caller
+)
+class FormMessage(Enum):
+    """The event kinds of Starlette's old form parser; unused, kept for code that imports it."""
+
+    FIELD_START = 1
+    FIELD_NAME = 2
+    FIELD_DATA = 3
+    FIELD_END = 4
+    END = 5
 
 
 class MultiPartException(Exception):

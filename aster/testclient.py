@@ -33,6 +33,7 @@ import httpx
 
 from ._asyncio_only import ASYNCIO_ONLY
 from ._portal import LoopFactory, Portal, TaskHandle
+from ._starlette_exceptions import StarletteDeprecationWarning
 from ._testclient_ws import (
     WebSocketDenialResponse,
     WebSocketDisconnect,
@@ -42,13 +43,19 @@ from ._testclient_ws import (
 from .types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
+    "ASGI2App",
+    "ASGI3App",
+    "ASGIInstance",
     "TestClient",
     "WebSocketDenialResponse",
     "WebSocketDisconnect",
     "WebSocketTestSession",
 ]
 
-ASGI2App = Callable[[Scope], Callable[[Receive, Send], Awaitable[None]]]
+#: What an ASGI2 (double-callable) app returns for a scope; the TestClient accepts such apps.
+ASGIInstance = Callable[[Receive, Send], Awaitable[None]]
+ASGI2App = Callable[[Scope], ASGIInstance]
+ASGI3App = Callable[[Scope, Receive, Send], Awaitable[None]]
 PortalFactory = Callable[[], contextlib.AbstractContextManager[Portal]]
 
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
@@ -453,9 +460,9 @@ class TestClient(httpx.Client):
     ) -> httpx.Response:
         if kwargs.get("timeout", httpx.USE_CLIENT_DEFAULT) is not httpx.USE_CLIENT_DEFAULT:
             warnings.warn(
-                "The 'timeout' argument has no effect with the TestClient: the app runs "
-                "in-process and is never interrupted.",
-                DeprecationWarning,
+                "You should not use the 'timeout' argument with the TestClient. "
+                "It has no effect: the app runs in-process and is never interrupted.",
+                StarletteDeprecationWarning,
                 stacklevel=2,
             )
         return super().request(method, url, **kwargs)

@@ -33,6 +33,14 @@ class WebSocketDisconnect(Exception):
         return f"{self.__class__.__name__}(code={self.code!r}, reason={self.reason!r})"
 
 
+class WebSocketDisconnected(RuntimeError):
+    """The WebSocket was used after it closed (or before it was accepted).
+
+    A ``RuntimeError``, so code written for older Starlette versions that caught that keeps
+    working.
+    """
+
+
 class WebSocket(HTTPConnection):
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         super().__init__(scope)
@@ -62,7 +70,9 @@ class WebSocket(HTTPConnection):
             if kind == "websocket.disconnect":
                 self.client_state = WebSocketState.DISCONNECTED
             return message
-        raise RuntimeError('Cannot call "receive" once a disconnect message has been received.')
+        raise WebSocketDisconnected(
+            'Cannot call "receive" once a disconnect message has been received.'
+        )
 
     async def send(self, message: Message) -> None:
         """Send an ASGI message, checked against the application's state."""
@@ -103,7 +113,7 @@ class WebSocket(HTTPConnection):
                 self.application_state = WebSocketState.DISCONNECTED
             await self._send(message)
         else:
-            raise RuntimeError('Cannot call "send" once a close message has been sent.')
+            raise WebSocketDisconnected('Cannot call "send" once a close message has been sent.')
 
     async def accept(
         self, subprotocol: str | None = None, headers: Iterable[tuple[bytes, bytes]] | None = None
@@ -120,7 +130,7 @@ class WebSocket(HTTPConnection):
 
     def _require_connected(self) -> None:
         if self.application_state is not WebSocketState.CONNECTED:
-            raise RuntimeError('WebSocket is not connected. Need to call "accept" first.')
+            raise WebSocketDisconnected('WebSocket is not connected. Need to call "accept" first.')
 
     async def receive_text(self) -> str:
         self._require_connected()

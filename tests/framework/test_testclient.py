@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from aster.exceptions import StarletteDeprecationWarning
 from aster.testclient import (
     TestClient,
     WebSocketDenialResponse,
@@ -429,7 +430,11 @@ def test_backend_options() -> None:
 
 
 def test_timeout_argument_warns() -> None:
-    with pytest.warns(DeprecationWarning, match="timeout"):
+    """Starlette's warning: a StarletteDeprecationWarning (a UserWarning, shown by default)."""
+    with pytest.warns(
+        StarletteDeprecationWarning,
+        match="You should not use the 'timeout' argument with the TestClient.",
+    ):
         TestClient(scope_app).get("/", timeout=1)
 
 
