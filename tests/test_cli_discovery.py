@@ -187,6 +187,16 @@ def test_which_object_is_the_app(
     assert (found.module_source, found.name_source) == ("path argument", "auto-discovery")
 
 
+def test_entrypoints_import_from_the_current_directory_or_app_dir(tmp_path: Path) -> None:
+    # Nothing is imported for an entrypoint: the server's load_app does it, from there.
+    found = resolve(None, entrypoint="pkg.web:site", cwd=tmp_path)
+    assert (found.import_string, found.app_dir) == ("pkg.web:site", str(tmp_path))
+    found = resolve(None, entrypoint="pkg.web:site", app_dir="src", cwd=tmp_path)
+    assert found.app_dir == str(tmp_path / "src")
+    assert (found.module_source, found.name_source) == ("--entrypoint", "--entrypoint")
+    assert not found.discovered
+
+
 def test_the_first_fastapi_app_in_a_real_run(tmp_path: Path) -> None:
     project(tmp_path, {"named.py": fastapi_app("zeta") + fastapi_app("beta")})
     with serve("named.py", cwd=tmp_path, env=ENV) as server:

@@ -151,7 +151,9 @@ def _add_app_options(command: argparse.ArgumentParser) -> argparse._ArgumentGrou
         "--factory", action="store_true", help="call the app as a factory taking no arguments"
     )
     app.add_argument(
-        "--app-dir", default=".", help="add this directory to sys.path first (import strings)"
+        "--app-dir",
+        default=".",
+        help="add this directory to sys.path first (for import strings and entrypoints)",
     )
     app.add_argument(
         "--verbose", "-v", action="store_true", help="log how the app was found and imported"

@@ -138,7 +138,9 @@ def resolve(
                     f'the entrypoint "{entrypoint}" from {source} must be in the format '
                     '"<module>:<attribute>"'
                 )
-            return Target(entrypoint, str(here.resolve()), source, source)
+            # Imported from the current directory, as fastapi-cli does (or from --app-dir).
+            root = here if app_dir is None else here / app_dir
+            return Target(entrypoint, str(root.resolve()), source, source)
     if target is None:
         path, module_source = _default_path(here), "auto-discovery"
     else:
