@@ -4,9 +4,8 @@ The decorators (``@router.get(...)`` and friends) all go through
 ``add_api_route``, which merges the router's own settings into the route.
 
 Besides its routes, a router has *low-priority* routes, tried only when no route
-matched: its frontends (``frontend()``, :mod:`aster._frontend`) and whatever extensions
-put in ``_low_priority_routes``.  ``include_router`` copies both kinds, and keeps
-copying what the included router gets later.
+matched (``frontend()``'s): :mod:`aster._low_priority`.  ``include_router`` copies
+both kinds, and keeps copying what the included router gets later.
 """
 
 from __future__ import annotations
@@ -14,23 +13,15 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Any, Literal
+from typing import Any
 
 from . import params
 from ._form_limits import _validate_form_limits
-from ._frontend import (
-    FrontendFallback,
-    _FrontendRouteGroup,
-    frontend_specificity,
-    join_frontend_paths,
-    merge_child_scope,
-    normalize_frontend_path,
-    resolve_check_dir,
-)
+from ._low_priority import LowPriorityRoutes
 from ._response import JSONResponse, Response
 from ._router import Mount, Router
 from ._routes import Route, WebSocketRoute
-from ._routing_base import BaseRoute, Match
+from ._routing_base import BaseRoute
 from .api_routing import (
     APIRoute,
     APIWebSocketRoute,
@@ -40,9 +31,7 @@ from .api_routing import (
 )
 from .datastructures import Default, DefaultPlaceholder
 from .exceptions import FastAPIError
-from .route_index import RouteList
-from .staticfiles import PathLike
-from .types import ASGIApp, DecoratedCallable, Lifespan, Receive, Scope, Send
+from .types import ASGIApp, DecoratedCallable, Lifespan
 from .utils import generate_unique_id, get_value_or_default
 
 _METHOD_DEFAULTS: dict[str, Any] = {
@@ -73,7 +62,7 @@ _METHOD_DEFAULTS: dict[str, Any] = {
 }
 
 
-class APIRouter(Router):
+class APIRouter(LowPriorityRoutes, Router):
     def __init__(
         self,
         *,
@@ -127,12 +116,7 @@ class APIRouter(Router):
         self.max_body_size = max_body_size
         # Validated here, as FastAPI does, so a bad limit fails at startup, not per request.
         self.form_limits = dict(_validate_form_limits(form_limits))
-        #: Tried after every route has failed to match: this router's own...
-        self._low_priority_routes: RouteList = RouteList()
-        #: ...then those of the routers included in it (copies with the include's settings).
-        self._included_low_priority_routes: RouteList = RouteList()
-        #: The group ``frontend()`` adds to (it is in ``_low_priority_routes``).
-        self._frontend_routes: _FrontendRouteGroup | None = None
+        self._init_low_priority()
 
     @property
     def form_limits(self) -> dict[str, Any]:
@@ -319,72 +303,6 @@ class APIRouter(Router):
 
         return decorator
 
-    # -- a built frontend, and routes tried last ---------------------------------------------
-
-    def frontend(
-        self,
-        path: str,
-        *,
-        directory: PathLike,
-        fallback: FrontendFallback = "auto",
-        check_dir: bool | Literal["auto"] = "auto",
-    ) -> None:
-        """Serve a built frontend (``dist/``) below ``path``, after every path operation.
-
-        ``fallback`` answers paths with no file: ``"auto"``, ``"index.html"`` (SPA
-        client-side routes), ``"404.html"`` or ``None``; see :mod:`aster._frontend`.
-        ``check_dir="auto"`` checks the directory now, except under
-        ``FASTAPI_ENV=development`` (``aster dev``), where a missing one is a warning.
-        """
-        self._add_frontend(path, directory, fallback, check_dir, stacklevel=2)
-
-    def _add_frontend(
-        self,
-        path: str,
-        directory: PathLike,
-        fallback: FrontendFallback,
-        check_dir: bool | Literal["auto"],
-        *,
-        stacklevel: int,
-    ) -> None:
-        checked = resolve_check_dir(directory, check_dir, stacklevel=stacklevel + 1)
-        full_path = join_frontend_paths(self.prefix, normalize_frontend_path(path))
-        group = self._frontend_routes
-        if group is None:
-            group = _FrontendRouteGroup(
-                dependencies=self.dependencies,
-                dependency_overrides_provider=self.dependency_overrides_provider,
-            )
-        group.add_frontend_route(
-            full_path, directory=directory, fallback=fallback, check_dir=checked
-        )
-        if self._frontend_routes is None:
-            # Appended once it has a frontend: including routers copy it from this list.
-            self._frontend_routes = group
-            self._low_priority_routes.append(group)
-
-    async def _unmatched(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The low-priority routes: the most specific frontend, or the first other match."""
-        if self._low_priority_routes or self._included_low_priority_routes:
-            chosen = self._match_low_priority(scope)
-            if chosen is not None:
-                route, child_scope = chosen
-                merge_child_scope(scope, child_scope)
-                await route.handle(scope, receive, send)
-                return
-        await self.default(scope, receive, send)
-
-    def _match_low_priority(self, scope: Scope) -> tuple[BaseRoute, Scope] | None:
-        best: dict[Match, tuple[BaseRoute, Scope]] = {}
-        for route in (*self._low_priority_routes, *self._included_low_priority_routes):
-            match, child_scope = route.matches(scope)
-            if match is Match.NONE:
-                continue
-            held = best.get(match)
-            if held is None or _more_specific(child_scope, held[1]):
-                best[match] = (route, child_scope)
-        return best.get(Match.FULL) or best.get(Match.PARTIAL)
-
     # -- including other routers -------------------------------------------------------------
 
     def include_router(
@@ -433,11 +351,7 @@ class APIRouter(Router):
             self._include_route(route, router, **options)
         anchor = self.routes[-1] if self.routes else None
         router.routes.add_listener(_LiveInclusion(self, router, options, anchor))
-        low_priority = [*router._low_priority_routes, *router._included_low_priority_routes]
-        self._include_low_priority(low_priority, router, options)
-        live_low_priority = _LiveLowPriorityInclusion(self, router, options)
-        router._low_priority_routes.add_listener(live_low_priority)
-        router._included_low_priority_routes.add_listener(live_low_priority)
+        self._include_low_priority_of(router, options)
         for handler in router.on_startup:
             self.add_event_handler("startup", handler)
         for handler in router.on_shutdown:
@@ -475,37 +389,6 @@ class APIRouter(Router):
             target.muted = False  # type: ignore[attr-defined]
         target._added(added)  # type: ignore[attr-defined]
         return added
-
-    def _include_low_priority(
-        self, routes: Sequence[BaseRoute], router: APIRouter, options: dict[str, Any]
-    ) -> None:
-        """Copy an included router's low-priority routes into this router's included ones.
-
-        A frontend group is shared, behind the include's prefix and dependencies; any
-        other route is copied as ``include_router`` copies routes, then moved over.
-        """
-        copies: list[BaseRoute] = []
-        for route in routes:
-            if isinstance(route, _FrontendRouteGroup):
-                copies.append(
-                    route.included(
-                        prefix=self.prefix + options["prefix"],
-                        dependencies=[*self.dependencies, *(options["dependencies"] or [])],
-                        dependency_overrides_provider=self.dependency_overrides_provider,
-                    )
-                )
-                continue
-            target = self.routes
-            target.muted = True  # type: ignore[attr-defined]
-            start = len(target)
-            try:
-                self._include_route(route, router, **options)
-                copies += target[start:]
-                del target[start:]
-            finally:
-                target.muted = False  # type: ignore[attr-defined]
-        if copies:
-            self._included_low_priority_routes.extend(copies)
 
     def _include_route(
         self, route: BaseRoute, router: APIRouter, *, prefix: str, **options: Any
@@ -591,12 +474,6 @@ class APIRouter(Router):
             self.routes.append(route)
 
 
-def _more_specific(child_scope: Scope, than: Scope) -> bool:
-    """A frontend match beats an earlier one only with a longer prefix; other routes never do."""
-    specificity, held = frontend_specificity(child_scope), frontend_specificity(than)
-    return specificity is not None and held is not None and specificity > held
-
-
 def _check_paths_not_empty(routes: Sequence[BaseRoute]) -> None:
     for route in routes:
         path = getattr(route, "path", None)
@@ -629,21 +506,3 @@ class _LiveInclusion:
         added = parent._include_late_routes(routes, self._router, self._options, self._anchor)
         if added:
             self._anchor = added[-1]
-
-
-class _LiveLowPriorityInclusion:
-    """``_LiveInclusion`` for low-priority routes: a frontend declared on a router after it
-    was included, or a router with one included in it later, is copied up too."""
-
-    def __init__(self, parent: APIRouter, router: APIRouter, options: dict[str, Any]) -> None:
-        self._parent = weakref.ref(parent)
-        self._router = router
-        self._options = options
-
-    def __call__(self, routes: list[BaseRoute]) -> None:
-        parent = self._parent()
-        if parent is None:
-            self._router._low_priority_routes.remove_listener(self)
-            self._router._included_low_priority_routes.remove_listener(self)
-            return
-        parent._include_low_priority(routes, self._router, self._options)

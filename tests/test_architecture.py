@@ -130,6 +130,7 @@ FASTAPI_LAYER = frozenset(
         "aster.handlers",
         "aster.api_routing",
         "aster._frontend",
+        "aster._low_priority",
         "aster.api_router",
         "aster.exception_handlers",
         "aster.openapi",
