@@ -389,23 +389,27 @@ def test_dev_binds_loopback_sets_fastapi_env_and_reloads(tmp_path: Path) -> None
         assert server.host == "127.0.0.1"
         assert served(server) == "app.main:app"
         assert get_json(server) == {"module": "app.main", "app": "app", "env": "development"}
-        server.wait_for_log(r"Started supervisor process")
-        time.sleep(0.3)  # watchfiles starts watching after the first server is up
+        # The supervisor watches before it starts the first server, so the edit is seen.
+        assert server.lines.index(f"INFO      Will watch for changes in {tmp_path}") < (
+            server.lines.index(server.wait_for_log(r"Started server process"))
+        )
         (tmp_path / "app" / "main.py").write_text(
             fastapi_app() + '\n\n@app.get("/new")\ndef new():\n    return "reloaded"\n'
         )
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while True:
             try:
                 response = request(server.port, b"GET /new HTTP/1.1\r\nHost: t\r\n\r\n")
                 if response.status == 200:
                     break
             except OSError:
-                pass
+                pass  # between the old server and the new one
             assert time.monotonic() < deadline, server.log()
             time.sleep(0.1)
         assert json.loads(response.body) == "reloaded"
-        assert "Reloading..." in server.log() or "reload" in server.log().lower()
+        assert f"WARNING   Detected changes in {tmp_path / 'app' / 'main.py'}. Reloading..." in (
+            server.lines
+        )
 
 
 def test_dev_without_reload_and_an_explicit_environment(tmp_path: Path) -> None:
