@@ -280,9 +280,11 @@ def test_app_option_picks_the_object(tmp_path: Path) -> None:
             'could not find an app in module "empty": no FastAPI or Starlette instance, '
             "and nothing callable named app or api; name it with --app",
         ),
+        (["missing.py"], 'the path "missing.py" does not exist'),
+        (["src/app"], 'the path "src/app" does not exist'),
         (
-            ["missing.py"],
-            '"missing.py" is not a file or directory, and as an import string it must be '
+            ["main"],
+            '"main" is not a file or directory, and as an import string it must be '
             'in the format "<module>:<attribute>"',
         ),
         (

@@ -117,6 +117,8 @@ def resolve(
     if entrypoint is not None and (target is not None or app_name is not None):
         raise ConfigError("--entrypoint cannot be used together with a path or --app")
     if target is not None and not os.path.exists(target):
+        if ":" not in target and (target.endswith(".py") or os.sep in target):
+            raise ConfigError(f'the path "{target}" does not exist')
         if ":" not in target:
             raise ConfigError(
                 f'"{target}" is not a file or directory, and as an import string it '
