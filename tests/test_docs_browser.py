@@ -68,6 +68,8 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         "--disable-sync",
         "--no-first-run",
         "--no-default-browser-check",
+        # The HTTPS tests (test_http2_browser.py) serve a trustme certificate.
+        "--ignore-certificate-errors",
     ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})

@@ -16,7 +16,7 @@ import ssl
 from typing import Any
 
 from .. import __version__
-from .config import LOOP_KINDS, WS_KINDS
+from .config import HTTP_KINDS, LOOP_KINDS, WS_KINDS
 from .discover import DEFAULT_PATHS
 
 
@@ -326,6 +326,51 @@ def _add_serve_options(run: argparse.ArgumentParser, *, reload_default: bool) ->
         dest="ws_per_message_deflate",
         action="store_false",
         help="do not offer permessage-deflate",
+    )
+
+    h2 = run.add_argument_group("HTTP/2")
+    h2.add_argument(
+        "--http",
+        choices=HTTP_KINDS,
+        default="auto",
+        help="HTTP versions to speak: auto (HTTP/1.1 and HTTP/2), h11 or h2 (HTTP/1.1 refused)",
+    )
+    h2.add_argument(
+        "--no-h2c",
+        dest="h2c",
+        action="store_false",
+        help="no HTTP/2 over cleartext TCP (prior knowledge or Upgrade: h2c); TLS ALPN only",
+    )
+    h2.add_argument(
+        "--http2-max-concurrent-streams",
+        type=_positive_int,
+        default=100,
+        help="streams a client may have open at once (REFUSED_STREAM above)",
+    )
+    h2.add_argument(
+        "--http2-initial-window-size",
+        type=_positive_int,
+        default=1 << 20,
+        help="request body bytes a stream may send before the app reads them",
+    )
+    h2.add_argument(
+        "--http2-connection-window-size",
+        type=_positive_int,
+        default=1 << 24,
+        help="request body bytes all the streams of a connection may have unread",
+    )
+    h2.add_argument(
+        "--http2-max-frame-size",
+        type=_positive_int,
+        default=1 << 14,
+        help="largest frame payload a client may send (16384 to 16777215)",
+    )
+    h2.add_argument(
+        "--http2-timeout-window",
+        type=_positive_float,
+        default=30.0,
+        help="seconds a response may wait for the client to open its flow-control window "
+        "(the stream is reset after)",
     )
 
     logs = run.add_argument_group("logging")

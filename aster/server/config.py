@@ -51,6 +51,8 @@ INTERFACES = ("auto", "asgi3", "asgi2")
 #: ``--ws`` values: "websockets-sansio" is uvicorn's name for our ``websockets`` implementation.
 WS_KINDS = ("auto", "none", "websockets", "websockets-sansio", "wsproto")
 #: The module that frames WebSocket connections for each implementation.
+#: ``--http`` values: which HTTP versions a connection may speak.
+HTTP_KINDS = ("auto", "h11", "h2")
 WS_MODULES = {
     "websockets": "aster.server.protocols.websocket",
     "wsproto": "aster.server.protocols.ws_wsproto",
@@ -149,6 +151,16 @@ class Config:
     ws_ping_interval: float | None = 20.0
     ws_ping_timeout: float | None = 20.0
     ws_per_message_deflate: bool = True
+    # HTTP/2.
+    http: str = "auto"
+    h2c: bool = True
+    http2_max_concurrent_streams: int = 100
+    http2_initial_window_size: int = 1 << 20
+    http2_connection_window_size: int = 1 << 24
+    http2_max_frame_size: int = 1 << 14
+    http2_timeout_window: float = 30.0
+    #: The HTTP/2 engine (see protocols/h2_engine.py); only "h2" ships.
+    http2_engine: str = "h2"
 
     # Filled in by load().
     loaded_app: ASGIApp | None = field(default=None, init=False, repr=False)
@@ -181,6 +193,8 @@ class Config:
         choice("lifespan", LIFESPAN_MODES)
         choice("interface", INTERFACES)
         choice("ws", WS_KINDS)
+        choice("http", HTTP_KINDS)
+        self._validate_http2()
         self.ws_impl = self._resolve_ws()
         for name in ("ws_max_size", "ws_max_queue"):
             value = getattr(self, name)
@@ -231,6 +245,43 @@ class Config:
         if self.forwarded_allow_ips is None:
             self.forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
         self.trusted_proxies = TrustedProxies(self.forwarded_allow_ips)
+
+    def _validate_http2(self) -> None:
+        """RFC 9113 section 6.5.2 bounds the window and frame sizes a server may advertise."""
+        if (
+            type(self.http2_max_concurrent_streams) is not int
+            or self.http2_max_concurrent_streams < 1
+        ):
+            raise ConfigError("--http2-max-concurrent-streams must be at least 1")
+        for name in ("http2_initial_window_size", "http2_connection_window_size"):
+            value = getattr(self, name)
+            if type(value) is not int or not 65535 <= value <= 2**31 - 1:
+                raise ConfigError(
+                    f"--{name.replace('_', '-')} must be from 65535 to 2147483647; got {value!r}"
+                )
+        size = self.http2_max_frame_size
+        if type(size) is not int or not 16384 <= size <= 2**24 - 1:
+            raise ConfigError(
+                f"--http2-max-frame-size must be from 16384 to 16777215; got {size!r}"
+            )
+        if self.http2_timeout_window <= 0:
+            raise ConfigError("--http2-timeout-window must be positive")
+        if self.http == "h2" and not self.h2c and not self.is_ssl:
+            raise ConfigError("--http h2 with --no-h2c needs TLS (--ssl-keyfile/--ssl-certfile)")
+
+    @property
+    def http2_cleartext(self) -> bool:
+        """May a plain-TCP connection speak HTTP/2 (prior knowledge or Upgrade: h2c)?"""
+        return self.http != "h11" and self.h2c and not self.is_ssl
+
+    @property
+    def alpn_protocols(self) -> list[str]:
+        """What TLS offers in ALPN, most preferred first."""
+        if self.http == "h11":
+            return ["http/1.1"]
+        if self.http == "h2":
+            return ["h2"]
+        return ["h2", "http/1.1"]
 
     def _resolve_ws(self) -> str | None:
         """``auto`` means ``websockets`` if installed; naming one explicitly requires it."""
@@ -295,6 +346,12 @@ class Config:
         if self.ws_impl is not None:
             # Imported now rather than in the middle of the first handshake.
             importlib.import_module(WS_MODULES[self.ws_impl])
+        if self.http != "h11":
+            from .protocols.http2 import ENGINES
+
+            if self.http2_engine not in ENGINES:
+                raise ConfigError(f"unknown HTTP/2 engine {self.http2_engine!r}")
+            importlib.import_module("aster.server.protocols.h2_negotiation")
         app = load_app(self.app, factory=self.factory, app_dir=self.app_dir)
         self.loaded_app = adapt_interface(app, self.interface)
 
@@ -311,7 +368,9 @@ class Config:
             if self.ssl_ciphers:
                 step = f"the ciphers {self.ssl_ciphers!r}"
                 ctx.set_ciphers(self.ssl_ciphers)
-        except (OSError, ssl.SSLError, ValueError) as exc:
+            step = "ALPN"
+            ctx.set_alpn_protocols(self.alpn_protocols)
+        except (OSError, ssl.SSLError, ValueError, NotImplementedError) as exc:
             raise ConfigError(f"could not load {step}: {exc}") from None
         return ctx
 

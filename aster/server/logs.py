@@ -55,7 +55,7 @@ def log_access(cycle: HTTPCycle, now: float) -> None:
         _timestamp(),
         method,
         escape(target),
-        scope["http_version"],
+        "2.0" if scope["http_version"] == "2" else scope["http_version"],
         status,
         sent,
         extra={

@@ -74,7 +74,7 @@ class Server:
         self._tick_handle: asyncio.TimerHandle | None = None
         self._owns_uds = False
         self._owns_sockets = False
-        self._protocol_factory: Callable[[], HTTP1Protocol] | None = None
+        self._protocol_factory: Callable[[], asyncio.Protocol] | None = None
         self.bound_addresses: list[tuple[str, int]] = []
 
     @property
@@ -159,8 +159,16 @@ class Server:
         loop = asyncio.get_running_loop()
         app_state = self.lifespan.state
 
-        def protocol_factory() -> HTTP1Protocol:
-            return HTTP1Protocol(config, self.state, app_state)  # type: ignore[arg-type]
+        if config.http == "h2":
+            from .protocols.h2_only import HTTP2OnlyProtocol
+
+            def protocol_factory() -> asyncio.Protocol:
+                return HTTP2OnlyProtocol(config, self.state, app_state)  # type: ignore[arg-type]
+
+        else:
+
+            def protocol_factory() -> asyncio.Protocol:
+                return HTTP1Protocol(config, self.state, app_state)  # type: ignore[arg-type]
 
         self._protocol_factory = protocol_factory
 
@@ -308,6 +316,10 @@ class Server:
                 )
                 break
             await asyncio.sleep(0.05)
+        for connection in list(self.state.connections):
+            terminate = getattr(connection, "terminate", None)
+            if terminate is not None:
+                terminate()  # HTTP/2: reset the streams still open, so the peer knows
         for task in list(self.state.tasks):
             task.cancel()
         for connection in list(self.state.connections):
@@ -358,9 +370,9 @@ class Server:
         assert factory is not None
         loop = asyncio.get_running_loop()
         ssl_context = self.config.ssl_context
-        made: list[HTTP1Protocol] = []  # with TLS, the loop returns its own wrapping protocol
+        made: list[Any] = []  # with TLS, the loop returns its own wrapping protocol
 
-        def protocol_factory() -> HTTP1Protocol:
+        def protocol_factory() -> asyncio.Protocol:
             made.append(factory())
             return made[-1]
 

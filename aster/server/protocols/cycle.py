@@ -1,12 +1,12 @@
 """One ASGI HTTP request/response exchange, independent of the wire protocol.
 
-A connection (HTTP/1.1 today, HTTP/2 later) turns bytes into a scope and body
+A connection (HTTP/1.1, or one HTTP/2 stream) turns bytes into a scope and body
 chunks and hands them to an :class:`HTTPCycle`.  The cycle owns everything the
 ASGI spec says about the exchange:
 
 * ``receive()``: body chunks with ``more_body``, ``100 Continue`` on the first
   read, then ``http.disconnect`` once the client is gone or the response done;
-* ``send()``: the start → body* state machine, pathsend, and the errors an app
+* ``send()``: the start → body* → trailers? state machine, pathsend, and the errors an app
   gets for sending out of order;
 * ``run()``: the 500 fallback when the app fails before responding, and a hard
   close when it fails half-way.
@@ -56,6 +56,9 @@ class Wire(Protocol):
     ) -> asyncio.Future[None] | None:
         """Emit a later body chunk; return a future if writes must wait."""
 
+    def send_trailers(self, cycle: HTTPCycle, headers: Any) -> asyncio.Future[None] | None:
+        """End the response with trailer fields (the body was sent with ``more_body``)."""
+
     def send_continue(self, cycle: HTTPCycle) -> None:
         """Tell the client to go ahead with its body (Expect: 100-continue)."""
 
@@ -84,6 +87,7 @@ class HTTPCycle:
         "head_sent",
         "status",
         "response_headers",
+        "trailers",
         "waiter",
         "read_paused",
         "bytes_sent",
@@ -101,6 +105,9 @@ class HTTPCycle:
         self.expect_continue = self.read_paused = False
         self.response_started = self.response_complete = self.head_sent = False
         self.response_headers: Any = ()
+        #: ``http.response.trailers``: None unless the start message announced them; then
+        #: ``()`` until the last body message, and the list of trailers collected after it.
+        self.trailers: Any = None
         self.waiter: asyncio.Future[None] | None = None
         self.start_time = 0.0
         self.task: asyncio.Task[None] | None = None
@@ -180,7 +187,12 @@ class HTTPCycle:
             body = message.get("body", b"")
             more_body = message.get("more_body", False)
             if not more_body:
-                self.response_complete = True
+                if self.trailers is not None:
+                    # The wire keeps the message open for the trailers that end it.
+                    more_body = True
+                    self.trailers = []
+                else:
+                    self.response_complete = True
             self.bytes_sent += len(body)
             if self.head_sent:
                 try:
@@ -212,10 +224,37 @@ class HTTPCycle:
             self.status = message["status"]
             self.response_headers = message.get("headers", ())
             self.response_started = True
+            if message.get("trailers"):
+                self.trailers = ()
             return self.wire.done
         if kind == "http.response.pathsend":
             return self._send_path(message["path"])
+        if kind == "http.response.trailers":
+            return self._send_trailers(message)
         raise RuntimeError(f"ASGI: unexpected message type {kind!r} for an HTTP connection")
+
+    def _send_trailers(self, message: Message) -> Awaitable[None]:
+        """The ``http.response.trailers`` extension: the fields that end the response."""
+        trailers = self.trailers
+        if type(trailers) is not list or self.response_complete or self.disconnected:
+            if self.disconnected:
+                raise ClientDisconnected("the client disconnected")
+            raise RuntimeError(
+                "ASGI: 'http.response.trailers' needs 'trailers' in the start message "
+                "and must follow the last body message"
+            )
+        trailers.extend(message.get("headers", ()))
+        if message.get("more_trailers", False):
+            return self.wire.done
+        self.response_complete = True
+        try:
+            waiter = self.wire.send_trailers(self, trailers)
+        except Exception:
+            self.wire.abort(self)
+            raise
+        if self.waiter is not None:
+            self._wake()
+        return self.wire.done if waiter is None else waiter
 
     def _refuse(self, kind: str) -> None:
         """Raise the precise error for a message sent out of turn."""

@@ -217,6 +217,23 @@ class ResponseFraming:
             self._response_done(cycle)
         return self._wait_writable() if self._write_paused else None
 
+    def send_trailers(self, cycle: HTTPCycle, headers: Any) -> asyncio.Future[None] | None:
+        """End a chunked body with trailer fields; other framings have nowhere to put them."""
+        if self._closing:
+            return None
+        if self._body_mode == CHUNKED:
+            parts = [b"0\r\n"]
+            for name, value in headers:
+                if type(name) is not bytes or not name or _INVALID_NAME.search(name):
+                    raise RuntimeError(f"invalid trailer name {name!r}")
+                if type(value) is not bytes or _invalid_value(value):
+                    raise RuntimeError(f"invalid trailer value {value!r} for {name!r}")
+                parts += (name, b": ", value, b"\r\n")
+            parts.append(b"\r\n")
+            self.transport.write(b"".join(parts))
+        self._response_done(cycle)
+        return self._wait_writable() if self._write_paused else None
+
 
 def error_response(status: int, detail: str, default_headers: bytes) -> bytes:
     """A complete plain-text response that closes the connection."""

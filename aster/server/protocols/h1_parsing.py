@@ -50,6 +50,9 @@ _SPECIAL_HEADERS = frozenset(
         b"x-forwarded-host",
     )
 )
+#: The (empty, never written) option dict of each ASGI extension a scope advertises: one
+#: shared dict rather than two new ones per request.
+_NO_OPTIONS: dict[str, Any] = {}
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 
 
@@ -266,7 +269,10 @@ class RequestParsing:
             "query_string": query,
             "headers": self._headers,
             "state": self.app_state.copy(),
-            "extensions": {"http.response.pathsend": {}},
+            "extensions": {
+                "http.response.pathsend": _NO_OPTIONS,
+                "http.response.trailers": _NO_OPTIONS,
+            },
         }
         if self.root_path:
             scope["path"] = self.root_path + path

@@ -112,12 +112,13 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
         self.done = state.done_future
         self._ws_enabled = config.ws_impl is not None
         self._fresh = True  # no request has started on this connection yet
+        self._h2c = config.http2_cleartext
+        self._alpn = config.is_ssl and config.http != "h11"
 
     # -- asyncio.Protocol -------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.state.connections.add(self)
         peer = transport.get_extra_info("peername")
         sock = transport.get_extra_info("sockname")
         if isinstance(peer, (tuple, list)) and len(peer) >= 2:
@@ -130,6 +131,14 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
             self.trusted_proxy = (
                 self.client[0] if self.client else None
             ) in self.config.trusted_proxies
+        if self._alpn:
+            from .h2_negotiation import alpn_chose_h2, http2_from
+
+            if alpn_chose_h2(transport):
+                self._hand_over()
+                http2_from(self).start(b"")
+                return
+        self.state.connections.add(self)
         self._deadline = self.loop.time() + self._timeout_keep_alive
         self._deadline_reason = IDLE
         if self.state.stopping:
@@ -160,6 +169,8 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
                 else:
                     self._switch_to_websocket(data, exc)
                 return
+            if self._h2c and self._h2c_upgrade(data, exc):
+                return
             self._after_upgrade(data, exc)
         except httptools.HttpParserCallbackError as exc:
             rejected = exc.__context__
@@ -171,6 +182,8 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
                 logger.exception("Error while parsing a request", exc_info=rejected)
                 self._reject(RequestRejected(500, "Internal Server Error"))
         except httptools.HttpParserError as exc:
+            if self._h2c and self._prior_knowledge(data):
+                return
             if self._unsupported_version(data):
                 self._reject(RequestRejected(505, "HTTP Version Not Supported"))
             else:
@@ -266,6 +279,48 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
         self.state.connections.discard(self)
         self.state.total_requests += 1
         upgrade(self.config, self.state, self.transport, cycle.scope, rest, self._read_paused)
+
+    # -- the HTTP/2 hand-off (h2_negotiation.py) ---------------------------------------
+
+    def _prior_knowledge(self, data: bytes) -> bool:
+        """Did the connection start with the HTTP/2 client preface?  (llhttp refused it.)"""
+        if not self._fresh or self._active is not None or self._pending:
+            return False
+        from .h2_negotiation import http2_from, preface_start
+
+        stream = preface_start(self._head_bytes, data)
+        if stream is None:
+            return False
+        self._hand_over()
+        http2_from(self).start(stream)
+        return True
+
+    def _h2c_upgrade(self, data: bytes, exc: httptools.HttpParserUpgrade) -> bool:
+        """``Upgrade: h2c`` on the only request in flight: switch, if it is a valid one."""
+        if self._active is not None or len(self._pending) != 1:
+            return False
+        cycle = self._pending[0]
+        if type(cycle) is not HTTPCycle:
+            return False
+        from .h2_negotiation import h2c_settings, switch_h2c
+
+        settings = h2c_settings(cycle)
+        if settings is None:
+            return False
+        rest = data[exc.args[0] :] if exc.args and isinstance(exc.args[0], int) else b""
+        self._pending.pop()
+        self._hand_over()
+        if self._read_paused:
+            self.transport.resume_reading()
+        switch_h2c(self, cycle, settings, rest)
+        return True
+
+    def _hand_over(self) -> None:
+        """This protocol is done: nothing it still gets called for may touch the transport."""
+        self._receiving = None
+        self._parse_stopped = self._closing = True
+        self._deadline = INFINITY
+        self.state.connections.discard(self)
 
     # -- running requests ----------------------------------------------------------
 

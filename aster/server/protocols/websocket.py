@@ -29,7 +29,7 @@ try:
 except ImportError:  # pragma: no cover - websockets built without its C extension
     from websockets.utils import apply_mask
 
-from .ws_connection import CLOSING, OPEN, WebSocketConnection
+from .ws_connection import CLOSING, OPEN, WebSocketConnection, WSCarrier
 from .ws_handshake import negotiate, refusal
 
 if TYPE_CHECKING:
@@ -91,8 +91,9 @@ class WebSocketProtocol(WebSocketConnection):
         transport: asyncio.Transport,
         conn: ServerProtocol,
         read_paused: bool,
+        carrier: WSCarrier | None = None,
     ) -> None:
-        super().__init__(config, state, transport, read_paused)
+        super().__init__(config, state, transport, read_paused, carrier)
         self.conn = conn
         # The fast path (see _receive_plain): only without extensions, whose frames it
         # does not know.

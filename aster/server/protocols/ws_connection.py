@@ -1,8 +1,11 @@
 """What every WebSocket connection does, whichever library frames it.
 
 A connection starts when HTTP/1.1 hands over a transport whose request asked
-for an upgrade.  From then on this class does the I/O, the timers and the
-bookkeeping, and a subclass does the framing: :class:`~.websocket.WebSocketProtocol`
+for an upgrade, or when an HTTP/2 stream carries an extended CONNECT (RFC
+8441; :mod:`.h2_websocket`), whose stream then stands in for the transport
+and whose handshake answers are HTTP/2 HEADERS (the ``carrier``).  From then
+on this class does the I/O, the timers and the bookkeeping, whatever carries
+the frames, and a subclass does the framing: :class:`~.websocket.WebSocketProtocol`
 with ``websockets`` (the default) or :class:`~.ws_wsproto.WSProtoProtocol`
 with ``wsproto``.  What the app sees is the business of
 :class:`~.ws_cycle.WebSocketCycle`.
@@ -27,7 +30,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..logs import escape
 from .ws_cycle import ABNORMAL_CLOSURE, WebSocketCycle
@@ -38,6 +41,20 @@ if TYPE_CHECKING:
     from ..state import ServerState
 
 logger = logging.getLogger("aster.error")
+
+
+class WSCarrier(Protocol):
+    """The handshake answers of a WebSocket that is not on an HTTP/1.1 connection."""
+
+    def accept(
+        self, extensions_header: str | None, subprotocol: str | None, headers: Iterable[Any]
+    ) -> None:
+        """Accept (HTTP/2: a 200 on the stream); raise before sending if the headers are bad."""
+
+    def deny(self, status: int, headers: Iterable[Any], body: bytes) -> None:
+        """Answer with a complete HTTP response instead."""
+
+
 access_logger = logging.getLogger("aster.access")
 
 HANDSHAKE, OPEN, CLOSING, CLOSED = 0, 1, 2, 3
@@ -57,11 +74,18 @@ class WebSocketConnection(asyncio.Protocol):
     ``_encode_*`` methods)."""
 
     def __init__(
-        self, config: Config, state: ServerState, transport: asyncio.Transport, read_paused: bool
+        self,
+        config: Config,
+        state: ServerState,
+        transport: asyncio.Transport,
+        read_paused: bool,
+        carrier: WSCarrier | None = None,
     ) -> None:
         self.config = config
         self.state = state
         self.transport = transport
+        #: How the handshake is answered when that is not HTTP/1.1 bytes (an HTTP/2 stream).
+        self.carrier = carrier
         self.loop = state.loop
         self.done = state.done_future
         self.cycle: WebSocketCycle = None  # type: ignore[assignment]
@@ -224,16 +248,21 @@ class WebSocketConnection(asyncio.Protocol):
     # -- the WSWire interface used by WebSocketCycle -----------------------------------
 
     def accept(self, subprotocol: str | None, headers: Iterable[Any]) -> None:
-        response = accept_response(
-            self.state.default_headers,
-            self._accept_key,
-            self._extensions_header,
-            subprotocol,
-            headers,
-        )
-        if self._ws_state != HANDSHAKE:
-            return
-        self.transport.write(response)
+        if self.carrier is not None:
+            if self._ws_state != HANDSHAKE:
+                return
+            self.carrier.accept(self._extensions_header, subprotocol, headers)
+        else:
+            response = accept_response(
+                self.state.default_headers,
+                self._accept_key,
+                self._extensions_header,
+                subprotocol,
+                headers,
+            )
+            if self._ws_state != HANDSHAKE:
+                return
+            self.transport.write(response)
         self._ws_state = OPEN
         self._log(101)
         self._schedule_ping()
@@ -268,7 +297,10 @@ class WebSocketConnection(asyncio.Protocol):
     def respond(self, status: int, headers: Iterable[Any], body: bytes) -> None:
         if self._ws_state != HANDSHAKE:
             return
-        self.transport.write(denial_response(status, self.state.default_headers, headers, body))
+        if self.carrier is not None:
+            self.carrier.deny(status, headers, body)
+        else:
+            self.transport.write(denial_response(status, self.state.default_headers, headers, body))
         self._log(status)
         self._ws_state = CLOSED
         self.transport.close()
@@ -372,4 +404,8 @@ class WebSocketConnection(asyncio.Protocol):
             if scope["query_string"]:
                 target += b"?" + scope["query_string"]
             shown = "[accepted]" if status == 101 else str(status)
-            access_logger.info('%s - "WebSocket %s" %s', self._client(), escape(target), shown)
+            # Over HTTP/2 (RFC 8441) the log says so: the session began as an extended CONNECT.
+            version = " HTTP/2.0" if scope["http_version"] == "2" else ""
+            access_logger.info(
+                '%s - "WebSocket %s%s" %s', self._client(), escape(target), version, shown
+            )

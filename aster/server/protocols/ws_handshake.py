@@ -16,7 +16,12 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from websockets.datastructures import Headers
-from websockets.exceptions import InvalidMethod, InvalidProtocol, InvalidUpgrade
+from websockets.exceptions import (
+    InvalidHeaderValue,
+    InvalidMethod,
+    InvalidProtocol,
+    InvalidUpgrade,
+)
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Request
 from websockets.protocol import State
@@ -53,6 +58,28 @@ def negotiate(
     (or ``None``); raises ``websockets.exceptions.InvalidHandshake`` for a
     request that is not a valid handshake (wrong method, version or key).
     """
+    conn, headers = _protocol(config, http_scope)
+    request = Request("/", headers, http_scope["method"], "HTTP/" + http_scope["http_version"])
+    # Validates the key and version, and negotiates the extensions; the subprotocol is
+    # left to the app (websockets selects none when it is offered none).
+    accept_key, extensions_header, _ = conn.process_request(request)
+    scope = websocket_scope(http_scope, _subprotocols(headers))
+    return conn, scope, accept_key, extensions_header
+
+
+def negotiate_extended_connect(
+    config: Config, http_scope: dict[str, Any]
+) -> tuple[ServerProtocol, dict[str, Any], str | None]:
+    """The same for an HTTP/2 extended CONNECT (RFC 8441): no key, no Upgrade, just the
+    version and the extensions.  Raises ``InvalidHandshake`` for a version other than 13."""
+    conn, headers = _protocol(config, http_scope)
+    if headers.get_all("Sec-WebSocket-Version") != ["13"]:
+        raise InvalidHeaderValue("Sec-WebSocket-Version", headers.get("Sec-WebSocket-Version"))
+    extensions_header, conn.extensions = conn.process_extensions(headers)
+    return conn, websocket_scope(http_scope, _subprotocols(headers)), extensions_header
+
+
+def _protocol(config: Config, http_scope: dict[str, Any]) -> tuple[ServerProtocol, Headers]:
     extensions = []
     if config.ws_per_message_deflate:
         # Small windows: at most a few tens of KiB of zlib state per connection.
@@ -67,17 +94,16 @@ def negotiate(
     headers = Headers(
         [(n.decode("latin-1"), v.decode("latin-1")) for n, v in http_scope["headers"]]
     )
-    request = Request("/", headers, http_scope["method"], "HTTP/" + http_scope["http_version"])
-    # Validates the key and version, and negotiates the extensions; the subprotocol is
-    # left to the app (websockets selects none when it is offered none).
-    accept_key, extensions_header, _ = conn.process_request(request)
-    subprotocols = [
+    return conn, headers
+
+
+def _subprotocols(headers: Headers) -> list[str]:
+    return [
         token.strip()
         for value in headers.get_all("Sec-WebSocket-Protocol")
         for token in value.split(",")
         if token.strip()
     ]
-    return conn, websocket_scope(http_scope, subprotocols), accept_key, extensions_header
 
 
 def websocket_scope(http_scope: dict[str, Any], subprotocols: list[str]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.handshake import H11Handshake, server_extensions_handshake
 from wsproto.utilities import RemoteProtocolError, generate_accept_token
 
-from .ws_connection import WebSocketConnection
+from .ws_connection import WebSocketConnection, WSCarrier
 from .ws_cycle import ABNORMAL_CLOSURE
 from .ws_handshake import refusal_response, websocket_scope
 
@@ -131,8 +131,9 @@ class WSProtoProtocol(WebSocketConnection):
         transport: asyncio.Transport,
         conn: Connection,
         read_paused: bool,
+        carrier: WSCarrier | None = None,
     ) -> None:
-        super().__init__(config, state, transport, read_paused)
+        super().__init__(config, state, transport, read_paused, carrier)
         self.conn = conn
         self._max_size = config.ws_max_size
         self._parts: list[Any] = []  # the message being received, as wsproto yields it
