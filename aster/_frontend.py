@@ -43,6 +43,7 @@ from .datastructures import URL, Headers, URLPath
 from .dependencies.plan import Plan
 from .dependencies.utils import get_dependant, get_parameterless_sub_dependant
 from .exceptions import RequestValidationError
+from .middleware.body_limit import RequestBodyLimitMiddleware
 from .requests import Request
 from .staticfiles import PathLike, StaticFiles
 from .types import Receive, Scope, Send
@@ -324,9 +325,16 @@ class _FrontendRouteGroup(BaseRoute):
         dependency_overrides_provider: Any | None = None,
         prefix: str = "",
         routes: list[_FrontendRoute] | None = None,
+        max_body_size: int | None = None,
     ) -> None:
         self.routes: list[_FrontendRoute] = [] if routes is None else routes
         self.prefix = prefix
+        #: The include's body limit (``include_router(max_body_size=...)``): a request
+        #: declaring a larger body is refused with 413 here too, as by its path operations.
+        self.max_body_size = max_body_size
+        self._serve: Any = self._serve_matched
+        if max_body_size is not None:
+            self._serve = RequestBodyLimitMiddleware(self._serve_matched, max_body_size)
         self.dependencies = list(dependencies or [])
         self.dependency_overrides_provider = dependency_overrides_provider
         self.dependant = get_dependant(
@@ -357,13 +365,18 @@ class _FrontendRouteGroup(BaseRoute):
         prefix: str,
         dependencies: Sequence[params.Depends],
         dependency_overrides_provider: Any | None,
+        max_body_size: int | None = None,
     ) -> _FrontendRouteGroup:
-        """This group as seen through ``include_router``: ``prefix`` and ``dependencies`` first."""
+        """This group as seen through ``include_router``: ``prefix`` and ``dependencies`` first.
+
+        A body limit this group already had (from an inner include) wins over ``max_body_size``.
+        """
         return _FrontendRouteGroup(
             dependencies=[*dependencies, *self.dependencies],
             dependency_overrides_provider=dependency_overrides_provider,
             prefix=prefix + self.prefix,
             routes=self.routes,
+            max_body_size=self.max_body_size if self.max_body_size is not None else max_body_size,
         )
 
     # -- matching ------------------------------------------------------------------------
@@ -399,6 +412,9 @@ class _FrontendRouteGroup(BaseRoute):
     # -- serving -------------------------------------------------------------------------
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._serve(scope, receive, send)
+
+    async def _serve_matched(self, scope: Scope, receive: Receive, send: Send) -> None:
         match, child_scope, route = self._match(scope, self.prefix)
         if route is None:
             raise HTTPException(status_code=404)

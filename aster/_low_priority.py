@@ -28,6 +28,7 @@ from ._frontend import (
     resolve_check_dir,
 )
 from ._routing_base import BaseRoute, Match
+from .api_routing import _first_limit
 from .route_index import RouteList
 from .staticfiles import PathLike
 from .types import Receive, Scope, Send
@@ -40,6 +41,7 @@ class LowPriorityRoutes:
 
     prefix: str
     dependencies: list[Any]
+    max_body_size: int | None
     dependency_overrides_provider: Any
     routes: Any
     default: Any
@@ -138,11 +140,15 @@ class LowPriorityRoutes:
         copies: list[BaseRoute] = []
         for route in routes:
             if isinstance(route, _FrontendRouteGroup):
+                limit = _first_limit(
+                    router.max_body_size, options["max_body_size"], self.max_body_size
+                )
                 copies.append(
                     route.included(
                         prefix=self.prefix + options["prefix"],
                         dependencies=[*self.dependencies, *(options["dependencies"] or [])],
                         dependency_overrides_provider=self.dependency_overrides_provider,
+                        max_body_size=limit,
                     )
                 )
                 continue

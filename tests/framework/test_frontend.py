@@ -3,9 +3,11 @@
 Statuses, bodies and headers are FastAPI 0.165's: this module also runs on the real FastAPI
 (``scripts/record_fastapi_expectations.py`` as a pytest plugin) and passes there, except
 ``test_other_methods_are_refused`` on its ``Allow`` header, which aster adds to the 405 as
-RFC 9110 (15.5.6) requires and FastAPI leaves out.  FastAPI's own tests for the feature
-(tests/test_frontend.py of its sdist) run through ``make compat``.  Over a real socket:
-tests/test_frontend_server.py.
+RFC 9110 (15.5.6) requires and FastAPI leaves out, and
+``test_an_includes_body_limit_covers_its_frontend``: FastAPI answers 413 too (its own
+test says so) but its limit also raises "response already started" into the TestClient.
+FastAPI's own tests for the feature (tests/test_frontend.py of its sdist) run through
+``make compat``.  Over a real socket: tests/test_frontend_server.py.
 """
 
 from __future__ import annotations
@@ -357,6 +359,19 @@ def test_a_mounted_app_serves_its_frontend_below_the_mount(dist: Path) -> None:
     assert client.get("/spa/assets/app.js").text == APP_JS
     assert client.get("/spa/deep/link", headers=NAVIGATION).text == SHELL
     assert client.get("/deep/link", headers=NAVIGATION).status_code == 404
+
+
+def test_an_includes_body_limit_covers_its_frontend(dist: Path) -> None:
+    router = APIRouter()
+    router.frontend("/", directory=dist)
+    app = FastAPI()
+    app.include_router(router, prefix="/strict", max_body_size=0)
+    app.include_router(router, prefix="/lax")
+    client = TestClient(app)
+    refused = client.request("GET", "/strict/assets/app.js", content=b"x")
+    assert refused.status_code == 413
+    assert client.request("GET", "/lax/assets/app.js", content=b"x").text == APP_JS
+    assert client.get("/strict/assets/app.js").text == APP_JS
 
 
 # -- declared late -------------------------------------------------------------------------------
