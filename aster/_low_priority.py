@@ -28,7 +28,6 @@ from ._frontend import (
     resolve_check_dir,
 )
 from ._routing_base import BaseRoute, Match
-from .api_routing import _first_limit
 from .route_index import RouteList
 from .staticfiles import PathLike
 from .types import Receive, Scope, Send
@@ -140,9 +139,8 @@ class LowPriorityRoutes:
         copies: list[BaseRoute] = []
         for route in routes:
             if isinstance(route, _FrontendRouteGroup):
-                limit = _first_limit(
-                    router.max_body_size, options["max_body_size"], self.max_body_size
-                )
+                limits = (router.max_body_size, options["max_body_size"], self.max_body_size)
+                limit = next((value for value in limits if value is not None), None)
                 copies.append(
                     route.included(
                         prefix=self.prefix + options["prefix"],
