@@ -1,19 +1,21 @@
 """``python -m bench``: aster against its peers on the same app, measured with wrk.
 
-Three suites (``bench/suites.py``): ``--suite servers`` (the default) compares the servers
+Four suites (``bench/suites.py``): ``--suite servers`` (the default) compares the servers
 on one raw ASGI app; ``--suite framework`` the same application written for each
 framework, each on its natural server; ``--suite websocket`` aster and uvicorn on a
-WebSocket echo app, loaded by ``bench.ws_load`` (wrk has no WebSocket); ``--suite all``
-runs them all.  Each suite prints a
-Markdown table (req/s, aster's ratio to each peer, p99) and writes ``<stem>.md``,
-``<stem>.json`` (every run, raw) and ``<stem>.png`` to ``--out``: ``latest.*`` for the
-servers, ``framework.*`` for the frameworks, ``websocket.*`` for WebSocket.
+WebSocket echo app, loaded by ``bench.ws_load`` (wrk has no WebSocket); ``--suite http2``
+the servers over HTTP/2, loaded by h2load; ``--suite all`` runs them all.  Each suite
+prints a Markdown table (req/s, aster's ratio to each peer, p99) and writes
+``<stem>.md``, ``<stem>.json`` (every run, raw) and ``<stem>.png`` to ``--out``:
+``latest.*`` for the servers, ``framework.*`` for the frameworks, ``websocket.*`` for
+WebSocket, ``http2.*`` for HTTP/2.
 Exits 1 if any run failed or was invalid; the results are still written.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import os
 import platform
@@ -22,12 +24,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import process, report, wrk
+from . import h2load, process, report, wrk
 from .frameworks import FRAMEWORKS, framework_contenders
+from .h2_suite import H2_SERVERS, h2_contenders
 from .runner import Run, Settings, run_all
 from .servers import SERVERS, Contender, distribution_version, raw_contenders
 from .suites import SUITES, Suite
-from .ws_suite import describe_load, ws_contenders
+from .ws_suite import WS_SERVERS, describe_load, ws_contenders
 
 DEFAULT_OUT = Path(__file__).parent / "results"
 
@@ -39,8 +42,9 @@ def _csv(value: str) -> list[str]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark aster against its peers with wrk: servers on one raw ASGI app "
-        "(--suite servers), or the same app on each framework (--suite framework).",
+        description="Benchmark aster against its peers: servers on one raw ASGI app (--suite "
+        "servers), the same app on each framework (framework), WebSocket echo (websocket), "
+        "HTTP/2 with h2load (http2).",
     )
     p.add_argument(
         "--suite",
@@ -56,8 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--servers",
         type=_csv,
-        default=list(SERVERS),
-        help="servers suite: comma-separated (default: all)",
+        default=None,
+        help="servers, websocket and http2 suites: comma-separated; each suite takes those "
+        f"it has (default: {','.join(SERVERS)}; http2: {','.join(H2_SERVERS)})",
     )
     p.add_argument(
         "--frameworks",
@@ -91,11 +96,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(
             f"unknown scenario(s): {', '.join(unknown)} (known: {', '.join(dict.fromkeys(known))})"
         )
+    known_servers = {**SERVERS, **WS_SERVERS, **H2_SERVERS}
+    unknown = [n for n in args.servers or () if n not in known_servers]
+    if unknown:
+        p.error(f"unknown server(s): {', '.join(unknown)} (known: {', '.join(known_servers)})")
+    servers = args.servers or list(SERVERS)
     try:
         args.contenders = {
-            "servers": raw_contenders(args.servers),
+            "servers": raw_contenders([n for n in servers if n in SERVERS]),
             "framework": framework_contenders(args.frameworks),
-            "websocket": ws_contenders(args.servers),
+            "websocket": ws_contenders(servers),
+            "http2": h2_contenders(args.servers or list(H2_SERVERS)),
         }
     except ValueError as exc:
         p.error(str(exc))
@@ -136,6 +147,11 @@ def _meta(
     if suite.tool == "ws":
         versions["websockets"] = distribution_version("websockets")
         load = describe_load(settings)
+    elif suite.tool == "h2load":
+        for dist in ("zttp", "fastapi", "pydantic"):
+            versions[dist] = distribution_version(dist)
+        versions["h2load"] = h2load.version()
+        load = "h2load -t1 (-c/-m per scenario)"
     else:
         versions["wrk"] = _wrk_version().removeprefix("wrk ")
         load = f"wrk -t{settings.threads} -c{settings.connections}"
@@ -165,6 +181,8 @@ def _meta(
 
 
 def _short_load(suite: Suite, args: argparse.Namespace) -> str:
+    if suite.tool == "h2load":
+        return "h2load -t1"
     return f"{'bench.ws_load' if suite.tool == 'ws' else 'wrk'} -c{args.connections}"
 
 
@@ -178,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if any(suite.tool == "wrk" for suite in args.suites) and not wrk.available():
         print("bench: wrk is not installed (try: make sysdeps)", file=sys.stderr)
+        return 2
+    if any(suite.tool == "h2load" for suite in args.suites) and not h2load.available():
+        print("bench: h2load is not installed (try: make sysdeps)", file=sys.stderr)
         return 2
     process.install_cleanup()
 
@@ -224,12 +245,20 @@ def run_suite(suite: Suite, args: argparse.Namespace, settings: Settings) -> int
     )
     scenarios = [suite.scenarios[s] for s in names]
     columns = [c.name for c in contenders]
-    unsupported = {c.name: c.unsupported for c in contenders if c.unsupported}
     meta = _meta(suite, settings, contenders, names)
     print(f"bench: {suite.name} suite: {', '.join(columns)} on {', '.join(names)}", file=sys.stderr)
 
     runs: list[Run]
     try:
+        if suite.preflight is not None:
+            found = suite.preflight(contenders, scenarios, settings)
+            for c, reasons in found.items():
+                for reason in dict.fromkeys(reasons.values()):
+                    print(f"bench: {c}: not measured: {reason}", file=sys.stderr)
+            contenders = [
+                dataclasses.replace(c, unsupported={**c.unsupported, **found.get(c.name, {})})
+                for c in contenders
+            ]
         runs = run_all(contenders, scenarios, settings)
     except KeyboardInterrupt:
         print("\nbench: interrupted; servers stopped", file=sys.stderr)
@@ -237,14 +266,15 @@ def run_suite(suite: Suite, args: argparse.Namespace, settings: Settings) -> int
     finally:
         process.stop_all()
 
+    unsupported = {c.name: c.unsupported for c in contenders if c.unsupported}
     summary = report.summarize(runs, columns, names)
-    text = report.markdown(summary, columns, baseline, meta, runs, unsupported)
+    text = report.markdown(summary, columns, baseline, meta, runs, unsupported, suite.targets)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     stem = out / suite.stem
     stem.with_suffix(".md").write_text(text)
     stem.with_suffix(".json").write_text(
-        report.to_json(summary, columns, baseline, meta, runs, unsupported)
+        report.to_json(summary, columns, baseline, meta, runs, unsupported, suite.targets)
     )
     report.chart(
         summary,
@@ -254,6 +284,7 @@ def run_suite(suite: Suite, args: argparse.Namespace, settings: Settings) -> int
         title=suite.title,
         subtitle=f"{meta['cpu']}; {_short_load(suite, args)}, {args.duration}s × {args.rounds}",
         unsupported=unsupported,
+        per_row=suite.chart_per_row,
     )
     print()
     print(text, end="")

@@ -34,6 +34,15 @@ class Cell:
         return statistics.median(self.p99_ms) if self.p99_ms else None
 
 
+@dataclass(frozen=True)
+class Target:
+    """A bar the baseline must clear: ``baseline / peer >= at_least`` on each scenario."""
+
+    peer: str
+    at_least: float
+    scenarios: tuple[str, ...]
+
+
 Summary = dict[str, dict[str, Cell]]
 """scenario -> contender -> cell."""
 
@@ -55,6 +64,20 @@ def _notes(
     return cells
 
 
+def _who(notes: dict[tuple[str, str], int], number: int, scenarios: list[str]) -> str:
+    """The cells a note is about: "contender/scenario, ...", or "contender (every
+    scenario)" when the note covers the whole column."""
+    cells = [k for k, n in notes.items() if n == number]
+    parts: list[str] = []
+    for contender in dict.fromkeys(c for c, _ in cells):
+        mine = [s for c, s in cells if c == contender]
+        if len(mine) == len(scenarios) > 1:
+            parts.append(f"{contender} (every scenario)")
+        else:
+            parts += [f"{contender}/{s}" for s in mine]
+    return ", ".join(parts)
+
+
 def summarize(runs: list[Run], contenders: list[str], scenarios: list[str]) -> Summary:
     summary: Summary = {s: {c: Cell() for c in contenders} for s in scenarios}
     for run in runs:
@@ -70,6 +93,63 @@ def ratio(summary: Summary, scenario: str, baseline: str, peer: str) -> float | 
     a = summary[scenario][baseline].rps_median
     b = summary[scenario][peer].rps_median
     return a / b if a and b else None
+
+
+def check_targets(
+    summary: Summary, baseline: str | None, targets: tuple[Target, ...]
+) -> list[dict[str, Any]]:
+    """Each target on each of its scenarios in this run: the ratio, and whether it is met
+    (``None``: not checked, a number is missing)."""
+    checks: list[dict[str, Any]] = []
+    if baseline is None:
+        return checks
+    for t in targets:
+        for scenario in t.scenarios:
+            if scenario not in summary or t.peer not in summary[scenario]:
+                continue
+            r = ratio(summary, scenario, baseline, t.peer)
+            checks.append(
+                {
+                    "scenario": scenario,
+                    "peer": t.peer,
+                    "at_least": t.at_least,
+                    "ratio": r,
+                    "met": None if r is None else r >= t.at_least,
+                }
+            )
+    return checks
+
+
+def targets_markdown(checks: list[dict[str, Any]], baseline: str | None) -> list[str]:
+    """The target lines under the table, one per scenario, then the verdict: MET only if
+    every check is met."""
+    if not checks:
+        return []
+    bars = " and ".join(dict.fromkeys(f"≥ {c['at_least']:.2f}× {c['peer']}" for c in checks))
+    lines = [f"Target, in this run: {baseline} {bars} on {', '.join(_scenarios_of(checks))}."]
+    for scenario in _scenarios_of(checks):
+        parts = []
+        for c in checks:
+            if c["scenario"] == scenario:
+                verdict = {None: "not checked", True: "met", False: "MISSED"}[c["met"]]
+                parts.append(
+                    f"{baseline}/{c['peer']} {_fmt_ratio(c['ratio'])} "
+                    f"(≥ {c['at_least']:.2f}×: {verdict})"
+                )
+        lines.append(f"- {scenario}: " + ", ".join(parts))
+    outcomes = {c["met"] for c in checks}
+    if False in outcomes:
+        overall = "MISSED"
+    elif None in outcomes:
+        overall = f"NOT CHECKED (no number for {baseline} or a peer on some scenario)"
+    else:
+        overall = "MET"
+    lines.append(f"Target overall: {overall}.")
+    return lines
+
+
+def _scenarios_of(checks: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(c["scenario"] for c in checks))
 
 
 def _fmt_rps(value: float | None) -> str:
@@ -119,8 +199,10 @@ def markdown(
     meta: dict[str, Any],
     runs: list[Run],
     unsupported: Unsupported | None = None,
+    targets: tuple[Target, ...] = (),
 ) -> str:
-    """The full report: how it was measured, the table, the notes, and what went wrong."""
+    """The full report: how it was measured, the table, the targets, the notes, and what
+    went wrong."""
     s = meta["settings"]
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v)
     load = meta.get("load") or f"wrk -t{s['threads']} -c{s['connections']}"
@@ -138,20 +220,24 @@ def markdown(
     if meta.get("contenders"):
         lines.append("Contenders: " + "; ".join(meta["contenders"].values()) + ".")
     lines += ["", table(summary, contenders, baseline, unsupported)]
+    target_lines = targets_markdown(check_targets(summary, baseline, targets), baseline)
+    if target_lines:
+        lines += ["", *target_lines]
     notes = _notes(summary, contenders, unsupported)
     if notes:
-        lines += ["", "Not measured (the framework cannot express the scenario faithfully):"]
+        lines += ["", "Not measured:"]
         seen: set[int] = set()
         for (c, scenario), number in notes.items():
             if number not in seen:
                 seen.add(number)
-                who = ", ".join(f"{k[0]}/{k[1]}" for k, n in notes.items() if n == number)
+                who = _who(notes, number, list(summary))
                 lines.append(f"- [{number}] {who}: {(unsupported or {})[c][scenario]}")
     if meta.get("scenarios"):
         lines += ["", "Scenarios:"]
         lines += [f"- {name}: {text}" for name, text in meta["scenarios"].items()]
     problems = [
-        f"- round {r.round + 1}, {r.contender}, {r.scenario}: {' '.join(r.error.split())[:300]}"
+        f"- round {r.round + 1}, {r.contender}, {r.scenario}{_not_counted(r)}: "
+        + " ".join(r.error.split())[:300]
         for r in runs
         if r.error
     ]
@@ -166,6 +252,13 @@ def markdown(
     return "\n".join(lines) + "\n"
 
 
+def _not_counted(run: Run) -> str:
+    """What an invalid run measured anyway, so the reader sees what was thrown away."""
+    if run.result is None:
+        return ""
+    return f" ({run.result.requests_per_sec:,.0f} req/s, not counted)"
+
+
 def to_json(
     summary: Summary,
     contenders: list[str],
@@ -173,10 +266,12 @@ def to_json(
     meta: dict[str, Any],
     runs: list[Run],
     unsupported: Unsupported | None = None,
+    targets: tuple[Target, ...] = (),
 ) -> str:
     data = {
         "meta": meta,
         "baseline": baseline,
+        "targets": check_targets(summary, baseline, targets),
         "contenders": contenders,
         "scenarios": list(summary),
         "unsupported": {

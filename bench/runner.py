@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import process, wrk
+from . import h2_client, h2load, process, tls, wrk
 from .process import CpuPlan
-from .scenarios import Scenario, VerificationError, verify
+from .scenarios import Request, Scenario, VerificationError, http1_request, verify
 from .servers import Contender
+from .tls import TlsFiles
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,6 +67,10 @@ class Run:
         }
 
 
+Ready = Callable[[str, int], bool]
+"""(host, port) -> whether the server is up and answering."""
+
+
 class ServerFailed(Exception):
     """A server did not come up."""
 
@@ -83,7 +88,8 @@ def _tail(path: Path, limit: int = 1500) -> str:
         return ""
 
 
-def _answers(host: str, port: int) -> bool:
+def http1_ready(host: str, port: int) -> bool:
+    """Whether the server answers an HTTP/1.1 ``GET /`` (with any status)."""
     conn = http.client.HTTPConnection(host, port, timeout=1.0)
     try:
         conn.request("GET", "/")
@@ -97,10 +103,15 @@ def _answers(host: str, port: int) -> bool:
 
 @contextlib.contextmanager
 def serving(
-    contender: Contender, settings: Settings, log_dir: Path, app: str | None = None
+    contender: Contender,
+    settings: Settings,
+    log_dir: Path,
+    app: str | None = None,
+    tls: TlsFiles | None = None,
+    ready: Ready = http1_ready,
 ) -> Iterator[int]:
-    """Run ``contender`` (on ``app`` instead of its own, if given) on a free port until the
-    block ends; yields the port.
+    """Run ``contender`` (on ``app`` instead of its own, if given; over TLS if ``tls``) on a
+    free port until the block ends; yields the port once ``ready`` says it answers.
 
     The port is found by binding to port 0 and releasing it, which can race with another
     process; a server that dies on start-up is therefore retried on a new port.
@@ -110,7 +121,7 @@ def serving(
     last_error = ""
     for _ in range(3):
         port = free_port(settings.host)
-        argv = contender.server.argv(app or contender.app, settings.host, port)
+        argv = contender.server.command(app or contender.app, settings.host, port, tls)
         with log_path.open("wb") as log:
             proc = process.spawn(
                 argv,
@@ -122,7 +133,7 @@ def serving(
             )
         try:
             deadline = time.monotonic() + settings.startup_timeout
-            while proc.poll() is None and not _answers(settings.host, port):
+            while proc.poll() is None and not ready(settings.host, port):
                 if time.monotonic() > deadline:
                     raise ServerFailed(
                         f"{contender.name} did not answer within {settings.startup_timeout:.0f}s"
@@ -164,19 +175,52 @@ def _load_ws(scenario: Scenario, url: str, duration: int, settings: Settings) ->
     return load(scenario, url, duration, settings)
 
 
+def _load_h2(scenario: Scenario, url: str, duration: int, settings: Settings) -> wrk.WrkResult:
+    return h2load.run(
+        url,
+        duration=duration,
+        clients=int(scenario.env["clients"]),
+        streams=int(scenario.env["streams"]),
+        cpus=settings.cpus.load,
+    )
+
+
 Loader = Callable[[Scenario, str, int, Settings], wrk.WrkResult]
-LOADERS: dict[str, Loader] = {"wrk": _load_wrk, "ws": _load_ws}
-"""Load generators by :attr:`Scenario.tool`; (scenario, url, seconds, settings) -> result."""
+"""(scenario, url, seconds, settings) -> result."""
 
 
-def measure(scenario: Scenario, host: str, port: int, settings: Settings) -> wrk.WrkResult:
+@dataclass(frozen=True)
+class Tool:
+    """What a kind of scenario is loaded with, and how its server is checked: the
+    request :func:`~bench.scenarios.verify` sends, and the readiness probe."""
+
+    load: Loader
+    request: Callable[[TlsFiles | None], Request] = lambda tls: http1_request
+    ready: Callable[[TlsFiles | None], Ready] = lambda tls: http1_ready
+
+
+def _h2_ready(tls: TlsFiles | None) -> Ready:
+    return lambda host, port: h2_client.probe(host, port, tls) is not None
+
+
+TOOLS: dict[str, Tool] = {
+    "wrk": Tool(_load_wrk),
+    "ws": Tool(_load_ws),
+    "h2load": Tool(_load_h2, h2_client.requester, _h2_ready),
+}
+"""Load generators (and their checks) by :attr:`Scenario.tool`."""
+
+
+def measure(
+    scenario: Scenario, host: str, port: int, settings: Settings, tls: TlsFiles | None = None
+) -> wrk.WrkResult:
     """Verify the answer, warm up, then take the measured run."""
-    verify(scenario, host, port)
-    load = LOADERS[scenario.tool]
-    url = f"http://{host}:{port}{scenario.path}"
+    tool = TOOLS[scenario.tool]
+    verify(scenario, host, port, request=tool.request(tls))
+    url = f"{'https' if tls else 'http'}://{host}:{port}{scenario.path}"
     if settings.warmup > 0:
-        load(scenario, url, settings.warmup, settings)
-    return load(scenario, url, settings.duration, settings)
+        tool.load(scenario, url, settings.warmup, settings)
+    return tool.load(scenario, url, settings.duration, settings)
 
 
 def _say(message: str) -> None:
@@ -189,39 +233,50 @@ def run_all(
     """Every round, every contender (rotating the order), every scenario it supports."""
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="aster-bench-") as tmp:
+        certs = tls.make(Path(tmp)) if any(s.tls for s in scenarios) else None
         for rnd in range(settings.rounds):
             shift = rnd % len(contenders)
             for contender in contenders[shift:] + contenders[:shift]:
-                runs += _run_contender(rnd, contender, scenarios, settings, Path(tmp))
+                runs += _run_contender(rnd, contender, scenarios, settings, Path(tmp), certs)
     return runs
 
 
-def _by_app(contender: Contender, scenarios: list[Scenario]) -> dict[str, list[Scenario]]:
-    """The scenarios ``contender`` supports, grouped by the app that serves them, in order."""
-    groups: dict[str, list[Scenario]] = {}
+def _by_app(
+    contender: Contender, scenarios: list[Scenario]
+) -> dict[tuple[str, bool], list[Scenario]]:
+    """The scenarios ``contender`` supports, grouped by the server process that serves them
+    (the app, and whether over TLS), in order."""
+    groups: dict[tuple[str, bool], list[Scenario]] = {}
     for s in scenarios:
         if s.name not in contender.unsupported:
-            groups.setdefault(contender.app_for(s.app), []).append(s)
+            groups.setdefault((contender.app_for(s.app), s.tls), []).append(s)
     return groups
 
 
 def _run_contender(
-    rnd: int, contender: Contender, scenarios: list[Scenario], settings: Settings, log_dir: Path
+    rnd: int,
+    contender: Contender,
+    scenarios: list[Scenario],
+    settings: Settings,
+    log_dir: Path,
+    certs: TlsFiles | None = None,
 ) -> list[Run]:
     runs: list[Run] = []
     tag = f"[round {rnd + 1}/{settings.rounds}] {contender.name:<10}"
-    for app, group in _by_app(contender, scenarios).items():
+    for (app, over_tls), group in _by_app(contender, scenarios).items():
         group_runs = [Run(rnd, contender.name, s.name) for s in group]
         runs += group_runs
+        server_tls = certs if over_tls else None
+        ready = TOOLS[group[0].tool].ready(server_tls)
         try:
-            with serving(contender, settings, log_dir, app) as port:
+            with serving(contender, settings, log_dir, app, server_tls, ready) as port:
                 for run, scenario in zip(group_runs, group, strict=True):
                     try:
-                        run.result = measure(scenario, settings.host, port, settings)
+                        run.result = measure(scenario, settings.host, port, settings, server_tls)
                         run.error = run.result.problem
                     except (VerificationError, wrk.WrkError) as exc:
                         run.error = str(exc)
-                    _say(f"{tag} {scenario.name:<12} {_describe(run)}")
+                    _say(f"{tag} {scenario.name:<16} {_describe(run)}")
         except ServerFailed as exc:
             for run in group_runs:
                 run.error = run.error or str(exc)

@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 LUA_DIR = Path(__file__).parent / "lua"
 
@@ -97,11 +97,13 @@ class Probe:
 class Scenario:
     """One measured request mix.
 
-    ``tool`` names the load generator (only "wrk" today; WebSocket and HTTP/2 scenarios
-    will add theirs).  ``lua`` is the wrk script, ``env`` what the script reads.  The
-    request body is ``body`` if given, else ``body_size`` bytes (random ones when
-    verifying).  ``app`` names another attribute of the contender's app module to serve
-    this scenario from (``middleware_app``: middleware must not slow the other routes).
+    ``tool`` names the load generator: "wrk", "ws" (:mod:`bench.ws_load`) or "h2load".
+    ``lua`` is the wrk script, ``env`` what the script or the tool reads.  The request
+    body is ``body`` if given, else ``body_size`` bytes (random ones when verifying).
+    ``app`` names another app of the contender to serve this scenario from: one of its
+    :attr:`~bench.servers.Contender.apps`, else another attribute of its app module
+    (``middleware_app``: middleware must not slow the other routes).  ``tls``: the server
+    is started with a certificate and the load goes over TLS.
     """
 
     name: str
@@ -119,6 +121,7 @@ class Scenario:
     headers: tuple[str, ...] = ()
     rejects: tuple[Probe, ...] = ()
     app: str | None = None
+    tls: bool = False
 
 
 def _scenarios(*scenarios: Scenario) -> dict[str, Scenario]:
@@ -247,7 +250,21 @@ class VerificationError(Exception):
     """The server answered, but not correctly."""
 
 
-def _request(
+class Headers(Protocol):
+    """Response headers, looked up case-insensitively (http.client's or httpx's)."""
+
+    def get(self, name: str) -> str | None: ...
+
+    def __contains__(self, name: object) -> bool: ...
+
+
+Request = Callable[[str, int, str, str, bytes, str, float], tuple[int, Headers, bytes]]
+"""(host, port, method, path, body, content type, timeout) -> (status, headers, body);
+raises OSError or http.client.HTTPException if no answer came, or VerificationError
+when the answer is in the wrong protocol."""
+
+
+def http1_request(
     host: str, port: int, method: str, path: str, body: bytes, content_type: str, timeout: float
 ) -> tuple[int, http.client.HTTPMessage, bytes]:
     headers = {"Content-Type": content_type} if body else {}
@@ -260,17 +277,24 @@ def _request(
         conn.close()
 
 
-def verify(scenario: Scenario, host: str, port: int, timeout: float = 5.0) -> None:
+def verify(
+    scenario: Scenario,
+    host: str,
+    port: int,
+    timeout: float = 5.0,
+    request: Request = http1_request,
+) -> None:
     """Send one request of ``scenario`` and raise :class:`VerificationError` if it is wrong.
 
     Without a fixed body, the body is random bytes rather than wrk's filler, so an echo
-    that returns the right length of the wrong bytes is caught too.
+    that returns the right length of the wrong bytes is caught too.  ``request`` sends
+    it (HTTP/1.1 unless the scenario's tool speaks something else).
     """
     s = scenario
     body = s.body or (os.urandom(s.body_size) if s.body_size else b"")
     where = f"{s.name}: {s.method} {s.path}"
     try:
-        status, headers, got = _request(host, port, s.method, s.path, body, s.content_type, timeout)
+        status, headers, got = request(host, port, s.method, s.path, body, s.content_type, timeout)
     except (OSError, http.client.HTTPException) as exc:
         raise VerificationError(f"{s.name}: request failed: {exc!r}") from exc
     problem = s.check(status, body, got)
@@ -284,7 +308,7 @@ def verify(scenario: Scenario, host: str, port: int, timeout: float = 5.0) -> No
         raise VerificationError(f"{where}: header(s) {', '.join(missing)} missing")
     for probe in s.rejects:
         try:
-            status, _, got = _request(
+            status, _, got = request(
                 host, port, probe.method, probe.path, probe.body, probe.content_type, timeout
             )
         except (OSError, http.client.HTTPException) as exc:

@@ -16,23 +16,43 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from .tls import TlsFiles
+
 RAW_APP = "bench.apps.raw_asgi:app"
 
 ArgvBuilder = Callable[[str, str, int], list[str]]
 """(app as ``module:attr``, host, port) -> the command line."""
 
+TlsFlags = Callable[[TlsFiles], list[str]]
+"""The options that make a server serve TLS with the given certificate and key."""
+
 
 @dataclass(frozen=True)
 class Server:
-    """One ASGI server: its launch command and the module that says it is installed."""
+    """One ASGI server: its launch command and the module that says it is installed.
+
+    ``requires`` are further modules it needs for what it is asked to do here (uvicorn's
+    HTTP/2 needs ``zttp``); ``tls_flags`` how to give it a certificate, if it can.
+    """
 
     name: str
     module: str
     distribution: str
     argv: ArgvBuilder
+    requires: tuple[str, ...] = ()
+    tls_flags: TlsFlags | None = None
 
     def available(self) -> bool:
-        return importlib.util.find_spec(self.module) is not None
+        return all(importlib.util.find_spec(m) is not None for m in (self.module, *self.requires))
+
+    def command(self, app: str, host: str, port: int, tls: TlsFiles | None = None) -> list[str]:
+        """The command line serving ``app``; with ``tls``, serving it over TLS."""
+        argv = self.argv(app, host, port)
+        if tls is None:
+            return argv
+        if self.tls_flags is None:
+            raise ValueError(f"{self.name} has no TLS options here")
+        return [*argv, *self.tls_flags(tls)]
 
     def version(self) -> str | None:
         return distribution_version(self.distribution)
@@ -50,9 +70,10 @@ class Contender:
     """A server serving an app: what a column of the results table measures.
 
     ``framework`` is the package (import and distribution name) the app is written for
-    (``None`` for the raw ASGI app); it must be installed too.  ``unsupported`` maps a
-    scenario the framework cannot express faithfully to the reason: that cell is left
-    empty, with the reason as a note.
+    (``None`` for the raw ASGI app); it must be installed too.  ``apps`` are further apps
+    it serves, by the name a scenario's ``app`` gives (the ``http2`` suite's "framework"
+    rows).  ``unsupported`` maps a scenario the contender cannot serve faithfully to the
+    reason: that cell is left empty, with the reason as a note.
     """
 
     name: str
@@ -60,6 +81,7 @@ class Contender:
     app: str = RAW_APP
     framework: str | None = None
     unsupported: Mapping[str, str] = field(default_factory=dict, compare=False)
+    apps: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def available(self) -> bool:
         if not self.server.available():
@@ -69,12 +91,20 @@ class Contender:
     def framework_version(self) -> str | None:
         return distribution_version(self.framework) if self.framework else None
 
-    def app_for(self, attr: str | None) -> str:
-        """``module:attr`` of the app to serve: the default one, or another in its module."""
-        return f"{self.app.partition(':')[0]}:{attr}" if attr else self.app
+    def app_for(self, name: str | None) -> str:
+        """``module:attr`` of the app to serve: the default one, one of :attr:`apps`, or
+        another attribute of the default one's module."""
+        if not name:
+            return self.app
+        return self.apps.get(name) or f"{self.app.partition(':')[0]}:{name}"
 
     def describe(self) -> str:
-        return f"{self.name}: {self.app} on {self.server.name}"
+        apps = " and ".join([self.app, *self.apps.values()])
+        return f"{self.name}: {apps} on {self.server.name}"
+
+
+def aster_tls(tls: TlsFiles) -> list[str]:
+    return ["--ssl-certfile", str(tls.cert), "--ssl-keyfile", str(tls.key)]
 
 
 def _aster(app: str, host: str, port: int) -> list[str]:
@@ -108,7 +138,7 @@ def _granian(app: str, host: str, port: int) -> list[str]:
 SERVERS: dict[str, Server] = {
     s.name: s
     for s in (
-        Server("aster", "aster.server", "aster", _aster),
+        Server("aster", "aster.server", "aster", _aster, tls_flags=aster_tls),
         Server("uvicorn", "uvicorn", "uvicorn", _uvicorn),
         Server("granian", "granian", "granian", _granian),
     )

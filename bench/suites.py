@@ -6,16 +6,27 @@
   BlackSheep, each on its natural server.  Writes ``framework.{md,json,png}``.
 - ``websocket``: aster and uvicorn (``--ws websockets-sansio``) on one raw ASGI echo app,
   loaded by ``bench.ws_load`` instead of wrk.  Writes ``websocket.{md,json,png}``.
+- ``http2``: aster, granian, uvicorn and hypercorn over HTTP/2 (h2c and TLS), loaded by
+  h2load, on the raw app and the framework JSON route (``bench/h2_suite.py``).  Writes
+  ``http2.{md,json,png}``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .frameworks import FRAMEWORK_BASELINE, FRAMEWORKS
+from .h2_suite import H2_SCENARIOS, H2_SERVERS, TARGETS, h2_contenders, preflight
+from .report import Target
+from .runner import Settings
 from .scenarios import FRAMEWORK_SCENARIOS, SERVER_SCENARIOS, Scenario
 from .servers import BASELINE, SERVERS, Contender, raw_contenders
 from .ws_suite import WS_SCENARIOS, WS_SERVERS, ws_contenders
+
+Preflight = Callable[[list[Contender], list[Scenario], Settings], Mapping[str, Mapping[str, str]]]
+"""(contenders, scenarios, settings) -> contender -> scenario -> why it cannot be measured:
+what a suite finds out by asking the servers before the rounds."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +39,12 @@ class Suite:
     contenders: dict[str, Contender]
     baseline: str
     tool: str = "wrk"
-    """The load generator its scenarios use (``"ws"``: :mod:`bench.ws_load`)."""
+    """The load generator its scenarios use (``"ws"``: :mod:`bench.ws_load`, ``"h2load"``)."""
+    preflight: Preflight | None = None
+    targets: tuple[Target, ...] = ()
+    """Ratios the baseline should reach; each run checks and prints them."""
+    chart_per_row: int = 4
+    """Scenario groups per row of the chart (each row has its own scale)."""
 
 
 SUITES: dict[str, Suite] = {
@@ -58,6 +74,18 @@ SUITES: dict[str, Suite] = {
             {c.name: c for c in ws_contenders(list(WS_SERVERS))},
             BASELINE,
             tool="ws",
+        ),
+        Suite(
+            "http2",
+            "HTTP/2 throughput (h2load)",
+            "http2",
+            H2_SCENARIOS,
+            {c.name: c for c in h2_contenders(list(H2_SERVERS))},
+            BASELINE,
+            tool="h2load",
+            preflight=preflight,
+            targets=TARGETS,
+            chart_per_row=3,  # the raw app's rows, then the framework's
         ),
     )
 }
