@@ -5,7 +5,8 @@ routes whose static prefix fits the path, tries them in registration order,
 and hands the request to the first full match.  A route that matches the path
 but not the method is remembered and answered with 405 (and an ``Allow``
 header) if nothing else matches; failing that, a trailing-slash variant that
-would match gets a redirect, and anything else a 404.
+would match gets a redirect, and anything else goes to ``_unmatched`` (the ``default``
+app, a 404, unless a subclass has routes of its own to try last).
 
 A ``Mount`` is an app, or a ``Router`` of its own routes, below a path prefix; a
 ``Host`` an app for one host name.  They live with the router because each makes
@@ -243,6 +244,13 @@ class Router:
                     url = URL(scope=redirect_scope)
                     await RedirectResponse(url=str(url))(scope, receive, send)
                     return
+        await self._unmatched(scope, receive, send)
+
+    async def _unmatched(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """No route matched, and no slash redirect: the ``default`` app answers.
+
+        ``APIRouter`` tries its low-priority routes (``frontend()``) here first.
+        """
         await self.default(scope, receive, send)
 
     def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from ._asyncio_only import require_asyncio_loop
 from ._response import Response
 from ._router import Router
 from ._routing_base import BaseRoute
@@ -124,6 +125,9 @@ class Starlette:
             scope["root_path"] = self._root_path
         stack = self.middleware_stack
         if stack is None:
+            # Once, on the first call (the lifespan, usually): under trio, say so clearly
+            # rather than fail somewhere deep with "no running event loop".
+            require_asyncio_loop(f"The {type(self).__name__} app")
             stack = self.middleware_stack = self.build_middleware_stack()
             self._fused = _fuse(stack, self.router)
         fused = self._fused

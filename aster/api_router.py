@@ -2,6 +2,10 @@
 
 The decorators (``@router.get(...)`` and friends) all go through
 ``add_api_route``, which merges the router's own settings into the route.
+
+Besides its routes, a router has *low-priority* routes, tried only when no route
+matched (``frontend()``'s): :mod:`aster._low_priority`.  ``include_router`` copies
+both kinds, and keeps copying what the included router gets later.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 from . import params
 from ._body_limit import get_body_size_limit, validate_max_body_size
 from ._form_limits import _validate_form_limits
+from ._low_priority import LowPriorityRoutes
 from ._response import JSONResponse, Response
 from ._router import Mount, Router
 from ._routes import Route, WebSocketRoute
@@ -52,7 +57,7 @@ _METHOD_DEFAULTS: dict[str, Any] = {
 }
 
 
-class APIRouter(Router):
+class APIRouter(LowPriorityRoutes, Router):
     def __init__(
         self,
         *,
@@ -108,6 +113,7 @@ class APIRouter(Router):
         self.max_body_size = max_body_size
         # Validated here, as FastAPI does, so a bad limit fails at startup, not per request.
         self.form_limits = dict(_validate_form_limits(form_limits))
+        self._init_low_priority()
 
     def _contains_router(self, router: APIRouter, seen: set[int] | None = None) -> bool:
         """Whether ``router`` is included in this one, directly or through others."""
@@ -135,6 +141,10 @@ class APIRouter(Router):
     @form_limits.setter
     def form_limits(self, limits: dict[str, Any]) -> None:
         self._scope_form_limits = limits
+
+    def _mark_routes_changed(self) -> None:
+        """Tell the route index that the routes changed (FastAPI's name, used by extensions)."""
+        self.routes._changed()  # type: ignore[attr-defined]
 
     # -- adding routes -------------------------------------------------------------------
 
@@ -361,6 +371,7 @@ class APIRouter(Router):
         anchor = self.routes[-1] if self.routes else None
         router.routes.add_listener(_LiveInclusion(self, router, options, anchor))
         self._included_routers.append(router)
+        self._include_low_priority_of(router, options)
         for handler in router.on_startup:
             self.add_event_handler("startup", handler)
         for handler in router.on_shutdown:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from . import params
 from ._body_limit import validate_max_body_size
+from ._frontend import FrontendFallback
 from ._response import JSONResponse, Response
 from ._routing_base import BaseRoute
 from ._starlette_applications import Starlette
@@ -31,6 +32,7 @@ from .exceptions import (
     WebSocketRequestValidationError,
 )
 from .middleware import Middleware
+from .staticfiles import PathLike
 from .types import ASGIApp, DecoratedCallable, Lifespan
 from .utils import generate_unique_id
 
@@ -233,6 +235,17 @@ class FastAPI(Starlette):
 
     def include_router(self, router: APIRouter, **kwargs: Any) -> None:
         self.router.include_router(router, **kwargs)
+
+    def frontend(
+        self,
+        path: str,
+        *,
+        directory: PathLike,
+        fallback: FrontendFallback = "auto",
+        check_dir: bool | Literal["auto"] = "auto",
+    ) -> None:
+        """Serve a built frontend below ``path``; see :meth:`APIRouter.frontend`."""
+        self.router._add_frontend(path, directory, fallback, check_dir, stacklevel=2)
 
     def get(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.router.get(path, **kwargs)

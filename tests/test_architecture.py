@@ -52,6 +52,7 @@ STARLETTE_LAYER = frozenset(
         "aster.status",
         "aster.concurrency",
         "aster._portal",
+        "aster._asyncio_only",
         "aster._starlette_exceptions",
         # HTTP and WebSocket connections, bodies, forms
         "aster.datastructures",
@@ -133,6 +134,8 @@ FASTAPI_LAYER = frozenset(
         "aster._endpoint_streams",
         "aster.handlers",
         "aster.api_routing",
+        "aster._frontend",
+        "aster._low_priority",
         "aster.api_router",
         "aster._route_contexts",
         "aster.exception_handlers",
@@ -178,6 +181,7 @@ DYNAMIC_IMPORTS = {
     "aster.status": "__getattr__ warns on Starlette's deprecated status-code names",
     "aster._json_libraries": "imports ujson or orjson, optional libraries, on first use",
     "aster.server.config": "loads the user's app, and checks the --ws implementation exists",
+    "aster.server.discover": "imports the user's module a path names, to find the app in it",
 }
 
 
