@@ -21,7 +21,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from enum import Enum, IntEnum
 from typing import Any
 
-from . import params
+from . import _telemetry_hooks, params
 from ._response import JSONResponse, Response
 from ._routes import Route, WebSocketRoute
 from ._routing_base import BaseRoute, Match, compile_path, get_name
@@ -393,11 +393,27 @@ def get_websocket_app(
             if overrides
             else default_plan
         )
-        values, errors, _, _ = await plan.solve(websocket)
-        if errors:
-            raise WebSocketRequestValidationError(errors)
         assert dependant.call is not None, "dependant.call must be a function"
-        await dependant.call(**values)
+        if not _telemetry_hooks.active:
+            values, errors, _, _ = await plan.solve(websocket)
+            if errors:
+                raise WebSocketRequestValidationError(errors)
+            await dependant.call(**values)
+            return
+        # The same, with FastAPI's telemetry steps (no-ops for a connection not recorded).
+        data = _telemetry_hooks.data()
+        if data is not None:
+            data.websocket = websocket
+        with _telemetry_hooks.operation(name="dependencies", function=dependant.call):
+            values, errors, _, _ = await plan.solve(websocket)
+            if data is not None:
+                data.values, data.errors = values, errors
+        if errors:
+            error = WebSocketRequestValidationError(errors)
+            _telemetry_hooks.validation_failed(error)
+            raise error
+        with _telemetry_hooks.operation(name="endpoint", function=dependant.call):
+            await dependant.call(**values)
 
     return app
 

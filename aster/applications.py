@@ -29,6 +29,8 @@ from .exceptions import (
     WebSocketRequestValidationError,
 )
 from .middleware import Middleware
+from .telemetry._config import TelemetryConfig, resolve_config
+from .telemetry._gate import telemetry_gate
 from .types import ASGIApp, DecoratedCallable, Lifespan
 from .utils import generate_unique_id
 
@@ -77,7 +79,7 @@ class FastAPI(Starlette):
         strict_content_type: bool = True,
         max_body_size: int | None = None,
         form_limits: dict[str, Any] | None = None,
-        telemetry: Any = None,
+        telemetry: TelemetryConfig | None = None,
         docs_cdn: bool = False,
         **extra: Any,
     ) -> None:
@@ -150,7 +152,14 @@ class FastAPI(Starlette):
         )
         self.user_middleware: list[Middleware] = [] if middleware is None else list(middleware)
         self.middleware_stack: ASGIApp | None = None
+        #: Native OpenTelemetry settings (:mod:`aster.telemetry`), the app's own copy.
+        self._telemetry: TelemetryConfig = resolve_config(telemetry)
         self.setup()
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # Startup is when the app learns whether it can record telemetry at all.
+        self._telemetry_gate = telemetry_gate(self._telemetry)
+        return super().build_middleware_stack()
 
     def setup(self) -> None:
         """Add the OpenAPI schema and docs routes (when the OpenAPI support is installed)."""

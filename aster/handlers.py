@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from . import params
+from . import _telemetry_hooks, params
 from ._endpoint_streams import item_serializer, stream_response
 from ._response import JSONResponse, Response, json_response_from_bytes, plain_json
 from .concurrency import run_in_threadpool
@@ -297,36 +297,10 @@ def get_request_handler(
             result["path"] = f"{request.method} {mount_path}{dependant.path}"
         return result  # type: ignore[return-value]
 
-    async def app(request: Request) -> Response:
-        body: Any = Undefined
-        if body_field is not None:
-            limits = _resolve_form_limits(request.scope, form_limits) if is_form else None
-            body = await read_body(request, is_form, strict, limits, ctx)
-        plan = (
-            current_plan()
-            if dependency_overrides_provider is not None
-            and dependency_overrides_provider.dependency_overrides
-            else default_plan
-        )
-        values, errors, background, sub = await plan.solve(request, body)
-        if errors:
-            raise RequestValidationError(
-                errors, body=None if body is Undefined else body, endpoint_ctx=ctx(request)
-            )
-        if stream_kind is not None:
-            return stream_response(
-                call(**values),
-                kind=stream_kind,
-                response_class=actual_class,
-                encode=item_serializer(stream_item_field, dump_options, lambda: ctx(request)),
-                status_code=status_code,
-                sub=sub,
-                background=background,
-            )
-        if is_coroutine:
-            raw = await call(**values)
-        else:
-            raw = await run_in_threadpool(call, **values)
+    async def respond(
+        request: Request, raw: Any, background: Any, sub: Response | None
+    ) -> Response:
+        """The endpoint's return value as the response: validated, serialised."""
         if isinstance(raw, Response):
             if raw.background is None:
                 raw.background = background
@@ -361,6 +335,91 @@ def get_request_handler(
         else:
             response = actual_class(content, status_code=code, background=background)
         return _finish(response, sub)
+
+    def request_plan() -> Plan:
+        if dependency_overrides_provider is not None and (
+            dependency_overrides_provider.dependency_overrides
+        ):
+            return current_plan()
+        return default_plan
+
+    async def app(request: Request) -> Response:
+        if _telemetry_hooks.active:
+            return await traced(request)
+        body: Any = Undefined
+        if body_field is not None:
+            limits = _resolve_form_limits(request.scope, form_limits) if is_form else None
+            body = await read_body(request, is_form, strict, limits, ctx)
+        values, errors, background, sub = await request_plan().solve(request, body)
+        if errors:
+            raise RequestValidationError(
+                errors, body=None if body is Undefined else body, endpoint_ctx=ctx(request)
+            )
+        if stream_kind is not None:
+            return stream_response(
+                call(**values),
+                kind=stream_kind,
+                response_class=actual_class,
+                encode=item_serializer(stream_item_field, dump_options, lambda: ctx(request)),
+                status_code=status_code,
+                sub=sub,
+                background=background,
+            )
+        if is_coroutine:
+            raw = await call(**values)
+        else:
+            raw = await run_in_threadpool(call, **values)
+        return await respond(request, raw, background, sub)
+
+    async def traced(request: Request) -> Response:
+        """``app`` with FastAPI's telemetry steps, once some app in the process records it.
+
+        Each step is a no-op for a request that is not recorded.
+        """
+        data = _telemetry_hooks.data()
+        if data is not None:
+            data.request = request
+        body: Any = Undefined
+        if body_field is not None:
+            limits = _resolve_form_limits(request.scope, form_limits) if is_form else None
+            try:
+                body = await read_body(request, is_form, strict, limits, ctx)
+            except RequestValidationError as exc:  # invalid JSON
+                _telemetry_hooks.validation_failed(exc)
+                raise
+        if data is not None:
+            data.body = None if body is Undefined else body
+        with _telemetry_hooks.operation(name="dependencies", function=call):
+            values, errors, background, sub = await request_plan().solve(request, body)
+            if data is not None:
+                data.values, data.errors = values, errors
+        if errors:
+            error = RequestValidationError(
+                errors, body=None if body is Undefined else body, endpoint_ctx=ctx(request)
+            )
+            _telemetry_hooks.validation_failed(error)
+            raise error
+        if stream_kind is not None:
+            return stream_response(
+                call(**values),
+                kind=stream_kind,
+                response_class=actual_class,
+                encode=item_serializer(stream_item_field, dump_options, lambda: ctx(request)),
+                status_code=status_code,
+                sub=sub,
+                background=background,
+            )
+        if is_coroutine:
+            with _telemetry_hooks.operation(name="endpoint", function=call):
+                raw = await call(**values)
+        else:  # the span starts in the worker thread, around the call itself
+            raw = await run_in_threadpool(
+                _telemetry_hooks.run_sync_endpoint, function=call, arguments=values
+            )
+        if isinstance(raw, Response):
+            return await respond(request, raw, background, sub)
+        with _telemetry_hooks.operation(name="serialization", function=call):
+            return await respond(request, raw, background, sub)
 
     app.plan = default_plan  # type: ignore[attr-defined]
     return app
