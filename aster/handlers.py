@@ -300,7 +300,11 @@ def get_request_handler(
     async def respond(
         request: Request, raw: Any, background: Any, sub: Response | None
     ) -> Response:
-        """The endpoint's return value as the response: validated, serialised."""
+        """The endpoint's return value as the response: validated, serialised.
+
+        ``traced`` uses it; ``app`` has the same steps inline (tests/framework/
+        test_telemetry.py checks that both answer alike).
+        """
         if isinstance(raw, Response):
             if raw.background is None:
                 raw.background = background
@@ -344,13 +348,19 @@ def get_request_handler(
         return default_plan
 
     async def app(request: Request) -> Response:
-        if _telemetry_hooks.active:
+        if _telemetry_hooks.active:  # some app in the process records telemetry
             return await traced(request)
         body: Any = Undefined
         if body_field is not None:
             limits = _resolve_form_limits(request.scope, form_limits) if is_form else None
             body = await read_body(request, is_form, strict, limits, ctx)
-        values, errors, background, sub = await request_plan().solve(request, body)
+        plan = (
+            current_plan()
+            if dependency_overrides_provider is not None
+            and dependency_overrides_provider.dependency_overrides
+            else default_plan
+        )
+        values, errors, background, sub = await plan.solve(request, body)
         if errors:
             raise RequestValidationError(
                 errors, body=None if body is Undefined else body, endpoint_ctx=ctx(request)
@@ -369,7 +379,41 @@ def get_request_handler(
             raw = await call(**values)
         else:
             raw = await run_in_threadpool(call, **values)
-        return await respond(request, raw, background, sub)
+        # From here on the same as respond(), inline: the hot path saves an await.
+        if isinstance(raw, Response):
+            if raw.background is None:
+                raw.background = background
+            return raw
+        code = status_code
+        if sub is not None and sub.status_code:
+            code = sub.status_code
+        if response_field is None:
+            rendered = plain_json(raw) if default_json else None
+            if rendered is not None:
+                response = json_response_from_bytes(rendered, code or 200, background)
+                return response if code is None and sub is None else _finish(response, sub)
+            content = jsonable_encoder(raw)
+            use_bytes = False
+        else:
+            use_bytes = use_dump_json
+            if is_coroutine:
+                value, errors = response_field.validate(raw, {}, loc=("response",))
+            else:  # an ORM object may do blocking I/O while its attributes are read
+                value, errors = await run_in_threadpool(
+                    response_field.validate, raw, {}, loc=("response",)
+                )
+            if errors:
+                raise ResponseValidationError(errors=errors, body=raw, endpoint_ctx=ctx(request))
+            content = serializer(value)  # type: ignore[misc]
+        if use_bytes:
+            response = json_response_from_bytes(content, code or 200, background)
+            if code is None and sub is None:
+                return response
+        elif code is None:
+            response = actual_class(content, background=background)
+        else:
+            response = actual_class(content, status_code=code, background=background)
+        return _finish(response, sub)
 
     async def traced(request: Request) -> Response:
         """``app`` with FastAPI's telemetry steps, once some app in the process records it.

@@ -104,7 +104,6 @@ def test_spans_metrics_and_logs_are_exported_over_otlp(collector: Collector) -> 
         "OTEL_BSP_SCHEDULE_DELAY": "60000",
         "OTEL_BLRP_SCHEDULE_DELAY": "60000",
         "OTEL_METRIC_EXPORT_INTERVAL": "60000",
-        "PYDANTIC_DISABLE_PLUGINS": "__all__",
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")} | env
     with serve("tests.apps.fw_telemetry:app", env=env) as running:

@@ -7,7 +7,6 @@ run in a subprocess). Over a real ``aster run`` with OTLP export: tests/test_tel
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -26,8 +25,10 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
+from pydantic import BaseModel
 
-from aster import BackgroundTasks, Depends, FastAPI, HTTPException
+from aster import BackgroundTasks, Depends, FastAPI, HTTPException, Response, _telemetry_hooks
+from aster.responses import PlainTextResponse
 from aster.routing import APIRouter
 from aster.telemetry import TelemetryData, get_telemetry_data
 from aster.testclient import TestClient
@@ -77,6 +78,14 @@ class Recorded:
         self.tracer_provider.shutdown()
         self.meter_provider.shutdown()
         self.logger_provider.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def plain_hot_path_afterwards() -> Iterator[None]:
+    """A recorded request switches the process to the traced handlers; the rest of the
+    suite runs the plain ones again."""
+    yield
+    _telemetry_hooks.active = False
 
 
 @pytest.fixture
@@ -451,13 +460,94 @@ def test_telemetry_data_is_none_outside_a_request(recorded: Recorded) -> None:
     assert get_telemetry_data() is None
 
 
+class Item(BaseModel):
+    name: str
+    price: float = 0.0
+
+
+def parity_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/plain")
+    async def plain() -> dict[str, Any]:
+        return {"a": [1, 2.5, None], "b": "x"}
+
+    @app.get("/model", response_model=Item)
+    def model() -> dict[str, Any]:
+        return {"name": "n", "price": 2, "extra": "dropped"}
+
+    @app.post("/created", status_code=201)
+    async def created(item: Item) -> Item:
+        return item
+
+    @app.get("/injected")
+    async def injected(response: Response) -> str:
+        response.headers["x-injected"] = "1"
+        response.status_code = 202
+        return "ok"
+
+    @app.get("/response")
+    def response() -> Response:
+        return PlainTextResponse("raw", headers={"x-raw": "1"})
+
+    @app.get("/empty", status_code=204)
+    async def empty() -> None:
+        return None
+
+    @app.get("/stream")
+    async def stream() -> Any:
+        yield {"n": 1}
+        yield {"n": 2}
+
+    @app.get("/invalid-response", response_model=int)
+    async def invalid_response() -> str:
+        return "not an integer"
+
+    @app.get("/http-error")
+    async def http_error() -> None:
+        raise HTTPException(418, "teapot", headers={"x-error": "1"})
+
+    @app.get("/query/{item_id}")
+    def query(item_id: int, q: list[str] | None = None) -> dict[str, Any]:
+        return {"item_id": item_id, "q": q}
+
+    return app
+
+
+PARITY_REQUESTS = [
+    ("GET", "/plain", None),
+    ("GET", "/model", None),
+    ("POST", "/created", {"name": "a", "price": 1}),
+    ("POST", "/created", {"name": 1}),
+    ("GET", "/injected", None),
+    ("GET", "/response", None),
+    ("GET", "/empty", None),
+    ("GET", "/stream", None),
+    ("GET", "/invalid-response", None),
+    ("GET", "/http-error", None),
+    ("GET", "/query/3?q=a&q=b", None),
+    ("GET", "/query/x", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), PARITY_REQUESTS)
+def test_traced_handler_answers_as_the_plain_one(method: str, path: str, body: Any) -> None:
+    """Once telemetry is on anywhere in the process, every handler takes its traced path:
+    for a request that is not recorded it must answer exactly as the plain path does."""
+    answers = []
+    for active in (False, True):
+        _telemetry_hooks.active = active
+        client = TestClient(parity_app(), raise_server_exceptions=False)
+        response = client.request(method, path, json=body)
+        answers.append((response.status_code, sorted(response.headers.items()), response.content))
+    assert answers[0] == answers[1]
+    assert answers[0][0] != 0
+
+
 def _run(code: str) -> str:
-    # Pydantic plugins (logfire's, when installed) would import OpenTelemetry themselves.
-    env = {**os.environ, "PYDANTIC_DISABLE_PLUGINS": "__all__"}
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         cwd=ROOT,
-        env=env,
         capture_output=True,
         text=True,
         timeout=60,
