@@ -91,7 +91,6 @@ ISSUE_TOPICS: dict[str, list[str]] = {
 # Left out of ``--topics all`` (name them explicitly to run them): not in any issue's scope,
 # and they need packages the [compat] extra does not install.
 OUT_OF_SCOPE = {
-    "opentelemetry": "FastAPI's own telemetry module; its conftest needs opentelemetry-sdk",
     "graphql": "needs strawberry-graphql",
 }
 
