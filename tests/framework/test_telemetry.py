@@ -27,7 +27,15 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import BaseModel
 
-from aster import BackgroundTasks, Depends, FastAPI, HTTPException, Response, _telemetry_hooks
+from aster import (
+    BackgroundTasks,
+    Depends,
+    FastAPI,
+    HTTPException,
+    Response,
+    _telemetry_hooks,
+    routing,
+)
 from aster.responses import PlainTextResponse
 from aster.routing import APIRouter
 from aster.telemetry import TelemetryData, get_telemetry_data
@@ -458,6 +466,7 @@ def test_telemetry_data_is_none_outside_a_request(recorded: Recorded) -> None:
     TestClient(app).get("/")
     assert datas[0] is not None
     assert get_telemetry_data() is None
+    assert routing.get_telemetry_data is get_telemetry_data  # fastapi.routing has it too
 
 
 class Item(BaseModel):
