@@ -621,3 +621,20 @@ def test_providers_set_after_startup_are_picked_up() -> None:
         """
     )
     assert output.strip() == "['GET']"
+
+
+def test_the_gate_follows_a_replaced_global_getter(
+    recorded: Recorded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cheap unset-globals check must not hide a provider a vendor or test installs by
+    replacing the API's getter (FastAPI reads the getters on every request)."""
+    app = FastAPI()
+    client = TestClient(app)
+    assert client.get("/").status_code == 404
+    assert app._telemetry_gate is not None
+    assert app._telemetry_gate.intercepts({"type": "http"}) is False
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: recorded.tracer_provider)
+    assert app._telemetry_gate.intercepts({"type": "http"}) is True
+    assert client.get("/").status_code == 404
+    assert recorded.names() == ["GET"]
+    assert app._telemetry_gate.intercepts({"type": "http", "fastapi.telemetry": None}) is False
