@@ -7,6 +7,7 @@ run in a subprocess). Over a real ``aster run`` with OTLP export: tests/test_tel
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
@@ -36,9 +37,11 @@ from aster import (
     _telemetry_hooks,
     routing,
 )
+from aster.middleware.errors import ServerErrorMiddleware
 from aster.responses import PlainTextResponse
 from aster.routing import APIRouter
 from aster.telemetry import TelemetryData, get_telemetry_data
+from aster.telemetry._asgi import ExceptionTelemetryMiddleware, NativeTelemetry
 from aster.testclient import TestClient
 from aster.websockets import WebSocket, WebSocketDisconnect
 
@@ -638,3 +641,58 @@ def test_the_gate_follows_a_replaced_global_getter(
     assert client.get("/").status_code == 404
     assert recorded.names() == ["GET"]
     assert app._telemetry_gate.intercepts({"type": "http", "fastapi.telemetry": None}) is False
+
+
+@pytest.mark.parametrize(
+    ("kind", "failed"),
+    [("body", False), ("trailers", False), ("pathsend", False), ("incomplete", True)],
+)
+def test_span_ends_with_the_last_message_of_the_response(
+    recorded: Recorded, kind: str, failed: bool
+) -> None:
+    """A raw ASGI app under NativeTelemetry: trailers end the response, not the body."""
+    ended_before_trailers = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if kind == "incomplete":
+            return
+        await send({"type": "http.response.start", "status": 200, "trailers": kind == "trailers"})
+        if kind == "pathsend":
+            await send({"type": "http.response.pathsend", "path": "/dev/null"})
+            return
+        await send({"type": "http.response.body", "body": b"ok"})
+        if kind == "trailers":
+            ended_before_trailers.append(bool(recorded.server_spans()))
+            await send({"type": "http.response.trailers", "headers": []})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/", "headers": []}
+    config = FastAPI(telemetry=recorded.config)._telemetry
+    asyncio.run(NativeTelemetry(config)(app=app, scope=scope, receive=receive, send=send))
+    (span,) = recorded.server_spans()
+    assert (span.status.status_code == StatusCode.ERROR) is failed
+    assert (span.attributes or {}).get("error.type") == ("RuntimeError" if failed else None)
+    assert ended_before_trailers == ([False] if kind == "trailers" else [])
+    assert "fastapi.telemetry" not in scope
+    (active,) = recorded.points("http.server.active_requests")
+    assert active.value == 0
+
+
+def test_exception_middleware_logs_for_hand_built_stacks(recorded: Recorded) -> None:
+    app = FastAPI(telemetry=recorded.config)
+    failure = RuntimeError("from a hand-built stack")
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        raise failure
+
+    app.mount("/raw", ServerErrorMiddleware(ExceptionTelemetryMiddleware(inner)))
+    assert TestClient(app, raise_server_exceptions=False).get("/raw/x").status_code == 500
+    records = recorded.logs.get_finished_logs()
+    assert [r.log_record.exception for r in records] == [failure]  # once, not per layer
+    (span,) = recorded.server_spans()
+    assert span.name == "GET /raw/{path}"
