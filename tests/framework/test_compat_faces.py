@@ -62,10 +62,10 @@ FASTAPI_ROUTING = {
     "_PING_INTERVAL", "_merge_lifespan_context",
 }  # fmt: skip
 #: Not in aster yet: FastAPI 0.165's internals for extensions (solve_dependencies...), its
-#: body-limit helpers (``fastapi._body_limit``) and route contexts, and its telemetry.
+#: body-limit helpers (``fastapi._body_limit``) and route contexts.
 FASTAPI_ROUTING_MISSING = {
     "RouteContext", "SolvedDependency", "get_body_limit_error", "get_body_size_limit",
-    "get_telemetry_data", "iter_route_contexts", "solve_dependencies",
+    "iter_route_contexts", "solve_dependencies",
     "validate_max_body_size", "wrap_app_with_body_limit",
 }  # fmt: skip
 
