@@ -111,7 +111,15 @@ def _exception_type(exc: BaseException) -> str:
     cls = type(exc)
     if cls.__module__ == "builtins":
         return cls.__qualname__
-    return f"{_public_module(cls.__module__)}.{cls.__qualname__}"
+    module = _public_module(cls.__module__)
+    name = cls.__qualname__
+    if module != cls.__module__:
+        # The public name, where aster's class has another (StarletteHTTPException).
+        exported = getattr(sys.modules.get(cls.__module__), "__all__", ())
+        name = next(
+            (n for n in exported if getattr(sys.modules[cls.__module__], n, None) is cls), name
+        )
+    return f"{module}.{name}"
 
 
 def _normal_websocket_disconnect(exc: BaseException) -> bool:

@@ -696,3 +696,20 @@ def test_exception_middleware_logs_for_hand_built_stacks(recorded: Recorded) -> 
     assert [r.log_record.exception for r in records] == [failure]  # once, not per layer
     (span,) = recorded.server_spans()
     assert span.name == "GET /raw/{path}"
+
+
+def test_error_type_uses_the_name_the_app_imported() -> None:
+    """``error.type`` is ``fastapi.exceptions.HTTPException`` for an app written for FastAPI
+    (through aster.compat), and aster's own name otherwise."""
+    from aster import compat
+    from aster._starlette_exceptions import StarletteHTTPException
+    from aster.telemetry._api import _exception_type
+
+    assert _exception_type(ValueError()) == "ValueError"
+    assert _exception_type(HTTPException(400)) == "aster.exceptions.HTTPException"
+    compat.install()
+    try:
+        assert _exception_type(HTTPException(400)) == "fastapi.exceptions.HTTPException"
+        assert _exception_type(StarletteHTTPException(400)) == "starlette.exceptions.HTTPException"
+    finally:
+        compat.uninstall()
