@@ -21,6 +21,7 @@ import traceback
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
+from . import _telemetry_hooks
 from ._response import PlainTextResponse, RedirectResponse
 from ._routes import Route, WebSocketRoute
 from ._routing_base import (
@@ -218,6 +219,8 @@ class Router:
             if match is Match.FULL:
                 scope["route"] = routes[index]  # what was dispatched to (tracing reads it)
                 scope.update(child_scope)
+                if _telemetry_hooks.active:
+                    _telemetry_hooks.route_selected(scope, routes[index])
                 if route_index.direct[index]:
                     await routes[index].app(scope, receive, send)  # type: ignore[attr-defined]
                 else:
@@ -229,6 +232,8 @@ class Router:
             # Right path, wrong method: the route answers 405 with its Allow header.
             scope["route"] = partial
             scope.update(partial_scope)  # type: ignore[arg-type]
+            if _telemetry_hooks.active:
+                _telemetry_hooks.route_selected(scope, partial)
             await partial.handle(scope, receive, send)
             return
         if kind == "http" and self.redirect_slashes and route_path != "/":
@@ -241,6 +246,10 @@ class Router:
             for index in self._route_index().candidates(redirect_path):
                 match, _ = routes[index].matches(redirect_scope)
                 if match is not Match.NONE:
+                    if _telemetry_hooks.active:  # the route the redirect leads to
+                        _telemetry_hooks.route_template_selected(
+                            scope, getattr(routes[index], "path_format", None)
+                        )
                     url = URL(scope=redirect_scope)
                     await RedirectResponse(url=str(url))(scope, receive, send)
                     return

@@ -21,7 +21,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from enum import Enum, IntEnum
 from typing import Any
 
-from . import params
+from . import _telemetry_hooks, params
 from ._body_limit import validate_max_body_size
 from ._form_limits import _validate_form_limits
 from ._response import JSONResponse, Response
@@ -434,18 +434,37 @@ def get_websocket_app(
 ) -> Callable[[Any], Awaitable[None]]:
     plans = PlanCache(dependant, embed_body_fields=embed_body_fields)
 
+    def validation_error(plan: Any, errors: Any, websocket: Any) -> WebSocketRequestValidationError:
+        context = endpoint_context(plan.call) if plan.call else {}
+        if dependant.path:
+            mount_path = websocket.scope.get("root_path", "").rstrip("/")
+            context["path"] = f"WS {mount_path}{dependant.path}"
+        return WebSocketRequestValidationError(errors, endpoint_ctx=context)
+
     async def app(websocket: Any) -> None:
         if plans.seen != CHANGES[0]:
             plans.refresh()
         plan = plans.current(dependency_overrides_provider)
-        values, errors, _, _ = await plan.solve(websocket)
+        if not _telemetry_hooks.active:
+            values, errors, _, _ = await plan.solve(websocket)
+            if errors:
+                raise validation_error(plan, errors, websocket)
+            await plan.call(**values)  # type: ignore[misc]
+            return
+        # The same, with FastAPI's telemetry steps (no-ops for a connection not recorded).
+        data = _telemetry_hooks.data()
+        if data is not None:
+            data.websocket = websocket
+        with _telemetry_hooks.operation(name="dependencies", function=plan.call):
+            values, errors, _, _ = await plan.solve(websocket)
+            if data is not None:
+                data.values, data.errors = values, errors
         if errors:
-            context = endpoint_context(plan.call) if plan.call else {}
-            if dependant.path:
-                mount_path = websocket.scope.get("root_path", "").rstrip("/")
-                context["path"] = f"WS {mount_path}{dependant.path}"
-            raise WebSocketRequestValidationError(errors, endpoint_ctx=context)
-        await plan.call(**values)  # type: ignore[misc]
+            error = validation_error(plan, errors, websocket)
+            _telemetry_hooks.validation_failed(error)
+            raise error
+        with _telemetry_hooks.operation(name="endpoint", function=plan.call):
+            await plan.call(**values)  # type: ignore[misc]
 
     return app
 

@@ -33,6 +33,8 @@ from .exceptions import (
 )
 from .middleware import Middleware
 from .staticfiles import PathLike
+from .telemetry._config import TelemetryConfig, resolve_config
+from .telemetry._gate import telemetry_gate
 from .types import ASGIApp, DecoratedCallable, Lifespan
 from .utils import generate_unique_id
 
@@ -81,7 +83,7 @@ class FastAPI(Starlette):
         strict_content_type: bool = True,
         max_body_size: int | None = None,
         form_limits: dict[str, Any] | None = None,
-        telemetry: Any = None,
+        telemetry: TelemetryConfig | None = None,
         docs_cdn: bool = False,
         **extra: Any,
     ) -> None:
@@ -155,6 +157,8 @@ class FastAPI(Starlette):
         )
         self.user_middleware: list[Middleware] = [] if middleware is None else list(middleware)
         self.middleware_stack: ASGIApp | None = None
+        #: Native OpenTelemetry settings (:mod:`aster.telemetry`), the app's own copy.
+        self._telemetry: TelemetryConfig = resolve_config(telemetry)
         self.setup()
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -165,6 +169,11 @@ class FastAPI(Starlette):
                 value = OverridesDict(value)
             CHANGES[0] += 1
         super().__setattr__(name, value)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # Startup is when the app learns whether it can record telemetry at all.
+        self._telemetry_gate = telemetry_gate(self._telemetry)
+        return super().build_middleware_stack()
 
     def setup(self) -> None:
         """Add the OpenAPI schema and docs routes (when the OpenAPI support is installed)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec
 
+from aster import _telemetry_hooks
 from aster.concurrency import is_async_callable, run_in_threadpool
 
 __all__ = ["BackgroundTask", "BackgroundTasks", "StarletteBackgroundTasks"]
@@ -46,6 +47,13 @@ class BackgroundTasks(BackgroundTask):
         self.tasks.append(BackgroundTask(func, *args, **kwargs))
 
     async def __call__(self) -> None:
+        if _telemetry_hooks.active:  # each task in a ``fastapi.background_task`` span
+            for task in self.tasks:
+                with _telemetry_hooks.operation(
+                    name="background_task", function=getattr(task, "func", task)
+                ):
+                    await task()
+            return
         for task in self.tasks:
             await task()
 

@@ -12,6 +12,9 @@
   "0.165.0"``, ``starlette.__version__ == "1.10.0"``), because third-party code gates features
   on those numbers. ``aster.__version__`` is untouched; the alias modules also carry it as
   ``__aster_version__``. Attributes *set* on an alias module stay on the alias.
+* ``importlib.metadata`` finds a ``fastapi`` and a ``starlette`` distribution of those
+  versions (instrumentations such as opentelemetry-instrumentation-fastapi check it before
+  they patch anything).
 * If aster has no module for a name, the import fails with ``ModuleNotFoundError``: a real
   FastAPI or Starlette that happens to be installed is never mixed in. Modules of a real
   FastAPI/Starlette that were already imported are set aside by ``install()`` and put back by
@@ -27,7 +30,9 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.metadata
 import importlib.util
+import pathlib
 import sys
 import types
 from collections.abc import Sequence
@@ -125,8 +130,36 @@ class _AliasPackage(types.ModuleType):
         return sorted(set(super().__dir__()) | set(dir(importlib.import_module(_ASTER))))
 
 
+class _AliasDistribution(importlib.metadata.Distribution):
+    """Installed-package metadata for an alias: its name and the API version aster speaks.
+
+    Instrumentations check ``importlib.metadata.version("fastapi")`` before patching.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._alias = name
+
+    def read_text(self, filename: str) -> str | None:
+        if filename == "METADATA":
+            return f"Metadata-Version: 2.1\nName: {self._alias}\nVersion: {ALIASES[self._alias]}\n"
+        return None
+
+    def locate_file(self, path: Any) -> Any:
+        return pathlib.Path(__file__).parent / str(path)
+
+
 class AsterAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Finds ``fastapi…``/``starlette…`` modules and loads them as aster's module objects."""
+
+    def find_distributions(
+        self, context: importlib.metadata.DistributionFinder.Context | None = None
+    ) -> list[importlib.metadata.Distribution]:
+        """``fastapi``/``starlette`` distributions (what ``importlib.metadata`` finds)."""
+        name = getattr(context, "name", None)
+        if name is None:
+            return [_AliasDistribution(alias) for alias in ALIASES]
+        normalized = name.lower().replace("-", "_").replace(".", "_")
+        return [_AliasDistribution(normalized)] if normalized in ALIASES else []
 
     def __init__(self) -> None:
         self.aliased: set[str] = set()

@@ -95,6 +95,7 @@ from .middleware.exceptions import wrap_app_handling_exceptions
 from .requests import Request
 from .sse import KEEPALIVE_COMMENT, EventSourceResponse, ServerSentEvent, format_sse_event
 from .staticfiles import StaticFiles
+from .telemetry import get_telemetry_data
 from .types import AppType, ASGIApp, DecoratedCallable, IncEx, Lifespan, Receive, Scope, Send
 from .utils import generate_unique_id, get_value_or_default, is_body_allowed_for_status_code
 from .websockets import WebSocket
@@ -212,6 +213,7 @@ __all__ = [
     "get_request_handler",
     "get_route_path",
     "get_stream_item_type",
+    "get_telemetry_data",
     "get_typed_return_annotation",
     "get_value_or_default",
     "get_websocket_app",

@@ -1,7 +1,12 @@
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# Pydantic loads the plugins of whatever is installed (logfire's, which the compat extra
+# brings, imports OpenTelemetry): aster's own tests, and the processes they start, load none.
+os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
 
 import pytest
 

@@ -60,6 +60,8 @@ STARLETTE_LAYER = frozenset(
         "aster.requests",
         "aster.websockets",
         "aster.background",
+        # where the router, error middleware, handlers and background tasks meet telemetry
+        "aster._telemetry_hooks",
         # responses
         "aster._response",
         "aster._streaming_response",
@@ -148,6 +150,12 @@ FASTAPI_LAYER = frozenset(
         "aster.openapi.docs",
         "aster.openapi._assets",
         "aster.openapi.setup",
+        "aster.telemetry",
+        "aster.telemetry._config",
+        "aster.telemetry._api",
+        "aster.telemetry._asgi",
+        "aster.telemetry._runtime",
+        "aster.telemetry._gate",
         "aster.applications",
     }
 )

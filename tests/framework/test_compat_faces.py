@@ -67,9 +67,8 @@ FASTAPI_ROUTING = {
     "_get_flat_body_params", "_should_embed_body_fields", "_is_gen_callable",
     "_is_async_gen_callable", "_is_coroutine_callable", "_validate_form_limits", "_FormLimits",
 }  # fmt: skip
-#: Not in aster: FastAPI 0.165's native OpenTelemetry telemetry (``FastAPI(telemetry=...)``)
-#: is not implemented, so there is no telemetry data for ``get_telemetry_data`` to return.
-FASTAPI_ROUTING_MISSING = {"get_telemetry_data"}
+#: Every name of FastAPI 0.165's routing module is in aster.
+FASTAPI_ROUTING_MISSING: set[str] = set()
 
 STARLETTE_RESPONSES = {
     "AsyncContentStream", "BackgroundTask", "ClientDisconnect", "Content", "ContentStream",
