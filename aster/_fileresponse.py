@@ -229,7 +229,11 @@ class FileResponse(Response):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         elif pathsend:
             # The extension requires an absolute path; open() would resolve it the same way.
-            await send({"type": "http.response.pathsend", "path": os.path.abspath(self.path)})
+            # (abspath reads the working directory: off the loop, and only when needed.)
+            path = os.fspath(self.path)
+            if not os.path.isabs(path):
+                path = await run_in_threadpool(os.path.abspath, path)
+            await send({"type": "http.response.pathsend", "path": path})
         else:
             file = await self._open()
             try:

@@ -438,6 +438,27 @@ def test_file_pathsend_when_offered(data_file: str, tmp_path: Any, monkeypatch: 
     assert head.messages[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
 
 
+def test_file_pathsend_resolves_a_relative_path_off_the_loop(
+    data_file: str, monkeypatch: Any
+) -> None:
+    # abspath() reads the working directory, a blocking call: never in the event loop.
+    loop_thread = threading.current_thread()
+    calls: list[bool] = []
+    real_abspath = os.path.abspath
+
+    def watched_abspath(path: Any) -> str:
+        calls.append(threading.current_thread() is loop_thread)
+        return real_abspath(path)
+
+    monkeypatch.setattr(os.path, "abspath", watched_abspath)
+    scope = make_scope(extensions={"http.response.pathsend": {}})
+    assert run(FileResponse(data_file), scope).messages[-1]["path"] == data_file
+    assert calls == []  # an absolute path needs no resolving
+    monkeypatch.chdir(os.path.dirname(data_file))
+    assert run(FileResponse("data.txt"), scope).messages[-1]["path"] == data_file
+    assert calls == [False]
+
+
 def _ranged(
     path: str, value: str, method: str = "GET", headers: Any = (), **response_kw: Any
 ) -> Any:
