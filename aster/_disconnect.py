@@ -48,15 +48,19 @@ async def run_until_disconnect(work: Coroutine[Any, Any, None], receive: Receive
     """Run ``work`` while listening for ``http.disconnect``; stop it if that comes first.
 
     Returns True if ``work`` finished, False if the client left and ``work`` was
-    cancelled.  An error from either side is raised as it is (a failing ``receive``
-    too, as Starlette's task group does); if the caller is cancelled, both are
-    cancelled and waited for, so ``work``'s cleanup (closing a file) has run.
+    cancelled.  An error from ``work`` is raised as it is.  A ``receive`` that fails
+    only ends the listening: it says nothing about the client (a body limit refusing
+    the unread request body, say), and whoever wraps ``receive`` answers for it when
+    the work sends.  If the caller is cancelled, both are cancelled and waited for, so
+    ``work``'s cleanup (closing a file) has run.
     """
     loop = asyncio.get_running_loop()
     worker = loop.create_task(work)
-    listener = loop.create_task(wait_for_disconnect(receive))
+    listener = loop.create_task(_heard_disconnect(receive))
     try:
         await asyncio.wait((worker, listener), return_when=asyncio.FIRST_COMPLETED)
+        if not worker.done() and not listener.result():
+            await asyncio.wait((worker,))  # nothing more to listen to: just the work
     finally:
         for task in (worker, listener):
             task.cancel()
@@ -64,9 +68,15 @@ async def run_until_disconnect(work: Coroutine[Any, Any, None], receive: Receive
     if not worker.cancelled():
         worker.result()  # raises its error
         return True
-    if not listener.cancelled():
-        listener.result()
     return False
+
+
+async def _heard_disconnect(receive: Receive) -> bool:
+    try:
+        await wait_for_disconnect(receive)
+    except Exception:
+        return False
+    return True
 
 
 async def _settle(*tasks: asyncio.Task[Any]) -> None:

@@ -326,9 +326,13 @@ def test_run_until_disconnect_reports_which_came_first() -> None:
         async def broken() -> None:
             raise LookupError("work failed")
 
+        async def refused() -> Message:
+            raise LookupError("receive refused")  # e.g. a body limit: not a disconnect
+
         results: list[Any] = [
             await run_until_disconnect(work(), never),
             await run_until_disconnect(asyncio.sleep(3600), gone),
+            await run_until_disconnect(work(), refused),  # the work goes on
         ]
         try:
             await run_until_disconnect(broken(), never)
@@ -336,7 +340,7 @@ def test_run_until_disconnect_reports_which_came_first() -> None:
             results.append(repr(exc))
         return results
 
-    assert asyncio.run(go()) == [True, False, "LookupError('work failed')"]
+    assert asyncio.run(go()) == [True, False, True, "LookupError('work failed')"]
 
 
 # -- under the TestClient --------------------------------------------------------------------
