@@ -243,7 +243,9 @@ def _check_guard(where: str, *, abort: bool = True) -> None:
         print(f"[compat] the real package was imported: {message}", file=sys.stderr)
         if abort:
             pytest.exit(f"[compat] the real package was imported: {message}", returncode=3)
-    for name, module in list(sys.modules.items()):
+    # dict.copy() is atomic under the GIL; iterating the live dict is not, and a thread a
+    # test left running may be importing.
+    for name, module in sys.modules.copy().items():
         if name.partition(".")[0] not in _GUARDED or _verified.get(name) == id(module):
             continue
         file = getattr(module, "__file__", None)
