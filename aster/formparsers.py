@@ -85,15 +85,15 @@ class FormParser:
         self.max_fields = max_fields
         self.max_part_size = max_part_size
         self._field_size = 0
-        self._fields = 0
-        self._name = bytearray()
-        self._value = bytearray()
+        self._current_fields = 0
+        self._field_name = bytearray()
+        self._field_value = bytearray()
         self._items: list[tuple[str, str | UploadFile]] = []
 
     def on_field_start(self) -> None:
         self._field_size = 0
-        self._name = bytearray()
-        self._value = bytearray()
+        self._field_name = bytearray()
+        self._field_value = bytearray()
 
     def _grow(self, size: int) -> None:
         # Name and value together count against the limit, before unquoting.
@@ -105,21 +105,21 @@ class FormParser:
 
     def on_field_name(self, data: bytes, start: int, end: int) -> None:
         self._grow(end - start)
-        self._name += data[start:end]
+        self._field_name += data[start:end]
 
     def on_field_data(self, data: bytes, start: int, end: int) -> None:
         self._grow(end - start)
-        self._value += data[start:end]
+        self._field_value += data[start:end]
 
     def on_field_end(self) -> None:
-        self._fields += 1
-        if self._fields > self.max_fields:
+        self._current_fields += 1
+        if self._current_fields > self.max_fields:
             raise MultiPartException(
                 f"Too many fields. Maximum number of fields is {self.max_fields}."
             )
         # Latin-1 first keeps every raw byte; %-escapes then decode as UTF-8.
-        name = self._name.decode("latin-1")
-        value = self._value.decode("latin-1")
+        name = self._field_name.decode("latin-1")
+        value = self._field_value.decode("latin-1")
         if "%" in name or "+" in name:
             name = unquote_plus(name)
         if "%" in value or "+" in value:
@@ -179,7 +179,7 @@ class MultiPartParser:
         self.max_part_size = max_part_size
         self.items: list[tuple[str, str | UploadFile]] = []
         self._files = 0
-        self._fields = 0
+        self._current_fields = 0
         self._header_name = b""
         self._header_value = b""
         self._part = MultipartPart()
@@ -253,8 +253,8 @@ class MultiPartParser:
                 headers=Headers(raw=part.item_headers),
             )
         else:
-            self._fields += 1
-            if self._fields > self.max_fields:
+            self._current_fields += 1
+            if self._current_fields > self.max_fields:
                 raise MultiPartException(
                     f"Too many fields. Maximum number of fields is {self.max_fields}."
                 )

@@ -103,8 +103,14 @@ def build_suite_report(
 
 
 def _estimate_path(path: Path) -> int:
-    if "::" in path.name:  # a node id: one test function
-        return 1
+    if "::" in path.name:  # a node id: one test id, or a function's ids (without "[...]")
+        module, _, function = str(path).partition("::")
+        if "[" in function:
+            return 1
+        file = Path(module)
+        root = next((p for p in file.parents if p.name == "tests"), file.parent)
+        counts = [n for name, n in estimate_module(file, root) if name == function]
+        return counts[0] if counts else 1
     files = [path] if path.is_file() else sorted(path.rglob("test_*.py"))
     root = next((p for p in path.parents if p.name == "tests"), path)
     return sum(count for file in files for _, count in estimate_module(file, root))

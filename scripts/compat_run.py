@@ -81,6 +81,23 @@ SUITES: dict[str, Suite] = {
     "starlette": Suite(
         STARLETTE,
         ("tests",),
+        {
+            **{
+                f"tests/test_responses.py::{name}": "counts the files FileResponse opens by "
+                "patching anyio.open_file, which aster (no anyio at runtime) does not call; "
+                "the same cases (closed on cancellation, on a send error, at a disconnect) "
+                "are tests/framework/test_disconnects.py's"
+                for name in (
+                    "test_file_response_closes_on_cancellation",
+                    "test_file_response_closes_on_send_error",
+                    "test_file_response_stops_on_disconnect",
+                )
+            },
+            "tests/middleware/test_base.py::test_contextvars[asyncio-"
+            "CustomMiddlewareUsingBaseHTTPMiddleware]": "xfail(strict=True) for a Starlette "
+            "limitation aster does not have (BaseHTTPMiddleware losing the endpoint's "
+            "contextvar changes): it passes on aster, which strict xfail reports as a failure",
+        },
         not_as_root={
             "tests/test_staticfiles.py::"
             "test_staticfiles_with_invalid_dir_permissions_returns_401": "chmod cannot hide a "
