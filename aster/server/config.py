@@ -154,7 +154,7 @@ class Config:
     http2_max_frame_size: int = 1 << 14
     http2_timeout_window: float = 30.0
     #: The HTTP/2 engine (see protocols/h2_engine.py); only "h2" ships.
-    http2_engine: str = "h2"
+    http2_engine: str = "lean"
 
     # Filled in by load().
     loaded_app: ASGIApp | None = field(default=None, init=False, repr=False)

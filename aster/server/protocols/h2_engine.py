@@ -33,8 +33,9 @@ COMPRESSION_ERROR = 0x9
 ENHANCE_YOUR_CALM = 0xB
 HTTP_1_1_REQUIRED = 0xD
 
-#: What ``EngineSink.on_control`` counts (the frames that cost the server without being work).
-PING, SETTINGS, PRIORITY, WINDOW_UPDATE, EMPTY_DATA = 0, 1, 2, 3, 4
+#: What ``EngineSink.on_control`` counts (the frames that cost the server without being work);
+#: STRAY: a frame on a stream that is no longer open (the engine answers or ignores it).
+PING, SETTINGS, PRIORITY, WINDOW_UPDATE, EMPTY_DATA, STRAY = 0, 1, 2, 3, 4, 5
 
 
 class ConnectionError_(Exception):
@@ -76,7 +77,8 @@ class EngineSink(Protocol):
         """Send windows grew (WINDOW_UPDATE, or a SETTINGS change): blocked bodies may go on."""
 
     def on_control(self, kind: int) -> None:
-        """A PING, SETTINGS, PRIORITY, WINDOW_UPDATE or empty DATA frame: for flood limits."""
+        """A PING, SETTINGS, PRIORITY, WINDOW_UPDATE, empty DATA or stray frame: for flood
+        limits."""
 
     def on_goaway(self, code: int) -> None:
         """The peer is going away: no new streams will come."""

@@ -48,6 +48,7 @@ from .h2_engine import (
     EngineSettings,
 )
 from .h2_engine_h2 import H2Engine
+from .h2_engine_lean import LeanEngine
 from .h2_requests import Malformed, parse_request
 from .h2_streams import H2Stream
 
@@ -68,7 +69,7 @@ _PLAIN = [(b"content-type", b"text/plain; charset=utf-8")]
 
 #: The engines by name (``--http2-engine`` is not a flag: another is registered here only
 #: for a measurement, by scripts/h2_spike.py).
-ENGINES: dict[str, EngineFactory] = {"h2": H2Engine}
+ENGINES: dict[str, EngineFactory] = {"lean": LeanEngine, "h2": H2Engine}
 
 
 class HTTP2Protocol(asyncio.Protocol):
