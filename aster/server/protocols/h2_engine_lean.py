@@ -1,13 +1,11 @@
 """The ``lean`` engine: RFC 9113's server side on ``hyperframe`` frames and ``hpack`` fields.
 
 Every byte of the wire format is read and written by the python-hyper
-libraries ``h2`` is made of: ``h2``'s own :class:`~h2.frame_buffer.FrameBuffer`
-cuts the input into ``hyperframe`` frames (and joins CONTINUATION frames,
-at most 64, to their HEADERS), ``hyperframe`` serialises what goes out,
-``hpack`` decodes and encodes header blocks (behind the caches of
-:mod:`.h2_hpack`), ``h2.settings.Settings`` validates the peer's SETTINGS
-and ``h2.windows.WindowManager`` decides when a receive window is worth
-reopening.  What is written here is the part ``h2`` spends its time on and
+libraries ``h2`` is made of: ``hyperframe`` parses each frame (header and
+body) and serialises what goes out, ``hpack`` decodes and encodes header
+blocks (behind the caches of :mod:`.h2_hpack`), ``h2.settings.Settings``
+validates the peer's SETTINGS and ``h2.windows.WindowManager`` decides when
+a receive window is worth reopening.  What is written here is the part ``h2`` spends its time on and
 a server needs little of: the connection and stream state machine, as a few
 integers per stream and one dispatch per frame, without event objects, enum
 transitions, header re-validation (the connection validates requests
@@ -31,9 +29,13 @@ The rules it enforces (RFC 9113 section numbers):
 * 6.1, 6.9: DATA beyond the receive windows is FLOW_CONTROL_ERROR; the
   windows reopen only through ``consumed()``;
 * 8.1: trailers must end the stream (else the stream is malformed);
-* frame sizes, stream-id associations, padding, CONTINUATION sequencing and
-  PUSH_PROMISE from a client: the errors ``hyperframe`` and ``FrameBuffer``
-  raise, with the codes they carry.
+* 6.10: a header block is HEADERS and CONTINUATION frames of its stream and
+  nothing else, at most 64 frames (as in ``h2``) and the max header list size
+  in bytes (CVE-2024-27316);
+* 4.2, 6: frames over SETTINGS_MAX_FRAME_SIZE or of a wrong length are
+  FRAME_SIZE_ERROR; a wrong stream-id association, bad padding or a
+  PUSH_PROMISE from a client PROTOCOL_ERROR (``hyperframe`` finds the first
+  two).
 """
 
 from __future__ import annotations
@@ -45,13 +47,14 @@ from typing import Any
 import h2.exceptions
 import h2.settings
 import hpack
-from h2.frame_buffer import FrameBuffer
+from h2.frame_buffer import CONTINUATION_BACKLOG
 from h2.windows import WindowManager
 from hyperframe.exceptions import InvalidDataError, InvalidFrameError
 from hyperframe.frame import (
     AltSvcFrame,
     DataFrame,
     ExtensionFrame,
+    Frame,
     GoAwayFrame,
     HeadersFrame,
     PingFrame,
@@ -68,6 +71,7 @@ from .h2_engine import (
     EMPTY_DATA,
     ENHANCE_YOUR_CALM,
     FLOW_CONTROL_ERROR,
+    FRAME_SIZE_ERROR,
     NO_ERROR,
     PING,
     PRIORITY,
@@ -83,6 +87,7 @@ from .h2_engine import (
 )
 from .h2_hpack import CachingDecoder, ResponseEncoder
 
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _DEFAULT_WINDOW = 65535
 _MAX_WINDOW = 2**31 - 1
 #: Closed stream ids remembered (to tell a late frame on a closed stream from a protocol error).
@@ -123,8 +128,11 @@ class LeanEngine:
     def __init__(self, settings: EngineSettings, sink: EngineSink) -> None:
         self._sink = sink
         self._settings = settings
-        self._buffer = FrameBuffer(server=True)
-        self._buffer.max_frame_size = settings.max_frame_size
+        self._preface = PREFACE  # what of the client preface is still to come
+        self._rest = b""  # the start of a frame not yet complete
+        self._block: list[Any] | None = None  # a header block waiting for CONTINUATION frames
+        self._block_size = 0
+        self._max_frame = settings.max_frame_size
         self._decoder = CachingDecoder(settings.max_header_list_size)
         self._encoder = ResponseEncoder()
         self._remote = h2.settings.Settings(client=True)
@@ -195,28 +203,86 @@ class LeanEngine:
     def receive(self, data: bytes) -> None:
         if self._goaway_sent:
             return
-        buffer = self._buffer
-        dispatch = self._dispatch
         try:
-            buffer.add_data(data)
-            for frame in buffer:
-                try:
-                    dispatch[type(frame)](frame)
-                except _StreamError as exc:
-                    self._stream_error(frame.stream_id, exc.code)
-                if self._goaway_sent:
-                    return  # the connection told the peer to calm down meanwhile
+            if self._preface:
+                data = self._check_preface(data)
+            if self._rest:
+                data = self._rest + data
+                self._rest = b""
+            self._frames(data)
         except ConnectionError_ as exc:
             self._fail(exc.code)
             raise
-        except h2.exceptions.ProtocolError as exc:
-            self._fail(int(exc.error_code))
-            raise ConnectionError_(int(exc.error_code), str(exc)) from None
-        pending = buffer._headers_buffer
-        if pending and sum(len(f.data) for f in pending) > self._settings.max_header_list_size:
-            # CONTINUATION flood (CVE-2024-27316): bounded in bytes too, not only in frames.
-            self._fail(ENHANCE_YOUR_CALM)
+
+    def _frames(self, data: bytes) -> None:
+        """Cut ``data`` into frames (parsed by ``hyperframe``) and act on each."""
+        view = memoryview(data)
+        at = 0
+        end = len(data)
+        dispatch = self._dispatch
+        parse_header = Frame.parse_frame_header
+        while end - at >= 9:
+            try:
+                frame, length = parse_header(view[at : at + 9])
+            except (InvalidDataError, InvalidFrameError) as exc:
+                raise ConnectionError_(PROTOCOL_ERROR, f"invalid frame header: {exc}") from None
+            if end - at - 9 < length:
+                break
+            if length > self._max_frame:
+                raise ConnectionError_(FRAME_SIZE_ERROR, f"frame of {length} bytes")
+            at += 9
+            try:
+                frame.parse_body(view[at : at + length])
+            except InvalidDataError as exc:
+                raise ConnectionError_(PROTOCOL_ERROR, f"invalid frame: {exc}") from None
+            except InvalidFrameError as exc:
+                raise ConnectionError_(FRAME_SIZE_ERROR, f"invalid frame: {exc}") from None
+            at += length
+            if self._block is not None or type(frame) is HeadersFrame:
+                frame = self._header_block(frame)
+                if frame is None:
+                    continue
+            try:
+                dispatch[type(frame)](frame)
+            except _StreamError as exc:
+                self._stream_error(frame.stream_id, exc.code)
+            if self._goaway_sent:
+                return  # the connection told the peer to calm down meanwhile
+        if at < end:
+            self._rest = data[at:]
+
+    def _check_preface(self, data: bytes) -> bytes:
+        expected = self._preface
+        seen = data[: len(expected)]
+        if not expected.startswith(seen):
+            raise ConnectionError_(PROTOCOL_ERROR, "invalid client preface")
+        self._preface = expected[len(seen) :]
+        return data[len(seen) :]
+
+    def _header_block(self, frame: Any) -> Any:
+        """HEADERS and its CONTINUATION frames as one HEADERS frame, once END_HEADERS comes."""
+        block = self._block
+        if block is None:  # a HEADERS frame
+            if "END_HEADERS" in frame.flags:
+                return frame
+            self._block = [frame]
+            self._block_size = len(frame.data)
+            return None
+        if type(frame) is not _Continuation or frame.stream_id != block[0].stream_id:
+            raise ConnectionError_(PROTOCOL_ERROR, "a header block interrupted")
+        block.append(frame)
+        self._block_size += len(frame.data)
+        if self._block_size > self._settings.max_header_list_size:
+            # CONTINUATION flood (CVE-2024-27316): bounded in bytes...
             raise ConnectionError_(ENHANCE_YOUR_CALM, "header block over the size limit")
+        if len(block) > CONTINUATION_BACKLOG:
+            raise ConnectionError_(PROTOCOL_ERROR, "too many CONTINUATION frames")  # ...and frames
+        if "END_HEADERS" not in frame.flags:
+            return None
+        self._block = None
+        first = block[0]
+        first.data = b"".join(f.data for f in block)
+        return first
 
     def send_headers(self, stream_id: int, headers: list[tuple[bytes, bytes]], end: bool) -> None:
         stream = self._streams.get(stream_id)
@@ -305,7 +371,7 @@ class LeanEngine:
             self._goaway_sent = True  # a connection error: nothing more is read or sent
 
     def awaiting_continuation(self) -> bool:
-        return bool(self._buffer._headers_buffer)
+        return self._block is not None
 
     def output(self) -> bytes:
         out = self._out
@@ -517,8 +583,8 @@ class LeanEngine:
         raise ConnectionError_(PROTOCOL_ERROR, "PUSH_PROMISE from a client")
 
     def _on_continuation(self, frame: _Continuation) -> None:
-        # FrameBuffer joins the CONTINUATION frames of a block to its HEADERS; one it hands
-        # over follows no HEADERS (RFC 9113 section 6.10).
+        # The CONTINUATION frames of a block are joined to its HEADERS as they come; one
+        # that gets here follows no HEADERS (RFC 9113 section 6.10).
         raise ConnectionError_(PROTOCOL_ERROR, "CONTINUATION without HEADERS")
 
     def _on_unknown(self, frame: Any) -> None:

@@ -118,6 +118,7 @@ class HTTP2Protocol(asyncio.Protocol):
             "scheme": scheme,
             "root_path": config.root_path,
         }
+        self._requests: dict[Any, Any] = {}  # validated request templates (parse_request)
         self._default_fields: list[tuple[bytes, bytes]] = []
         self._default_rendered = b"\x00"  # the state's header block they were made from
         self._state = IDLE
@@ -249,7 +250,7 @@ class HTTP2Protocol(asyncio.Protocol):
             self.engine.reset(stream_id, REFUSED_STREAM)  # after our GOAWAY: never processed
             return
         try:
-            request = parse_request(headers, self._base_scope, self._limit_fields)
+            request = parse_request(headers, self._base_scope, self._limit_fields, self._requests)
         except Malformed as exc:
             logger.debug("Malformed HTTP/2 request from %s: %s", self.client, exc)
             self.engine.reset(stream_id, PROTOCOL_ERROR)
