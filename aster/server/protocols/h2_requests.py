@@ -63,6 +63,8 @@ _servers: dict[tuple[bytes, str], Any] = {}
 _DROPPED_RESPONSE = _CONNECTION_SPECIFIC | {b"te"}
 #: Response field names as the app wrote them -> lower-cased and validated, or ``_DROP``.
 _response_names: dict[bytes, bytes] = {}
+#: Response field values already checked (most repeat: types, lengths, the server's own).
+_response_values: set[bytes] = set()
 _DROP = b"\x00(dropped)"  # never a valid name: compared by identity
 _STATUS = {status: str(status).encode() for status in range(100, 600)}
 
@@ -282,12 +284,17 @@ def response_fields(
     fields = [(b":status", code), *default_fields]
     length = None
     names = _response_names
+    values = _response_values
     for name, value in headers:
         lowered = names.get(name)
         if lowered is None:
             lowered = _response_name(name)
-        if type(value) is not bytes or _INVALID_VALUE.search(value):
-            raise RuntimeError(f"invalid response header value {value!r} for {name!r}")
+        if type(value) is not bytes or value not in values:
+            if type(value) is not bytes or _INVALID_VALUE.search(value):
+                raise RuntimeError(f"invalid response header value {value!r} for {name!r}")
+            if len(values) >= 4096:
+                values.clear()
+            values.add(value)
         if lowered is _DROP:
             continue
         if lowered == b"content-length":
