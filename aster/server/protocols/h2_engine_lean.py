@@ -466,7 +466,7 @@ class LeanEngine:
             return self._decoder.decode(block, raw=True)
         except hpack.OversizedHeaderListError as exc:
             raise ConnectionError_(ENHANCE_YOUR_CALM, f"HPACK: {exc}") from None
-        except hpack.HPACKError as exc:
+        except (hpack.HPACKError, IndexError, TypeError, UnicodeDecodeError) as exc:
             raise ConnectionError_(COMPRESSION_ERROR, f"HPACK: {exc}") from None
 
     def _on_data(self, frame: DataFrame) -> None:

@@ -96,6 +96,11 @@ class HTTP2Protocol(asyncio.Protocol):
         self.trusted_proxy = trusted_proxy
         self.done = state.done_future
         self.streams: dict[int, H2Stream] = {}
+        #: Apps of streams reset (by either side) that have not returned yet: they still
+        #: count against the stream limit (RFC 9113 section 5.1.2), so resetting streams
+        #: whose apps ignore the disconnect cannot pile up work (CVE-2023-44487).
+        self.orphans: set[asyncio.Task[None]] = set()
+        self._max_streams = config.http2_max_concurrent_streams
         #: Streams whose response waits for window, in the order they blocked.
         self.blocked: dict[H2Stream, None] = {}
         self.engine = ENGINES[config.http2_engine](
@@ -173,6 +178,10 @@ class HTTP2Protocol(asyncio.Protocol):
         self._flush()
         if data:
             self.data_received(data)
+        if self.state.stopping:
+            # Taken from the backlog at shutdown: what it sent so far is served, and the
+            # GOAWAY goes at once (not a reset at the graceful deadline).
+            self.shutdown()
 
     def _adopt_upgrade(self, cycle: HTTPCycle, settings: bytes, length: int) -> None:
         stream = H2Stream(self, 1)
@@ -248,6 +257,12 @@ class HTTP2Protocol(asyncio.Protocol):
             return
         if self._last_stream_id is not None and stream_id > self._last_stream_id:
             self.engine.reset(stream_id, REFUSED_STREAM)  # after our GOAWAY: never processed
+            return
+        if self.orphans and len(self.streams) + len(self.orphans) >= self._max_streams:
+            self.engine.reset(stream_id, REFUSED_STREAM)  # apps still busy with reset streams
+            self._resets += 1  # a peer that keeps at it is resetting streams as fast
+            if self._resets > RESET_LIMIT:
+                self._calm("too many streams reset")
             return
         try:
             request = parse_request(headers, self._base_scope, self._limit_fields, self._requests)
@@ -329,6 +344,7 @@ class HTTP2Protocol(asyncio.Protocol):
         if stream is not None:
             self.blocked.pop(stream, None)
             stream.lose()
+            self._orphan(stream)
             self._maybe_idle()
 
     def on_window(self) -> None:
@@ -400,8 +416,16 @@ class HTTP2Protocol(asyncio.Protocol):
         self.streams.pop(stream.stream_id, None)
         self.blocked.pop(stream, None)
         stream.lose()
+        self._orphan(stream)
         self.schedule_flush()
         self._maybe_idle()
+
+    def _orphan(self, stream: H2Stream) -> None:
+        """The stream is reset: if its app is still running, it counts until it returns."""
+        task = stream.cycle.task if stream.cycle is not None else None
+        if task is not None and not task.done():
+            self.orphans.add(task)
+            task.add_done_callback(self.orphans.discard)
 
     def stream_finished(self, stream: H2Stream) -> None:
         """The response's END_STREAM is queued."""
