@@ -102,11 +102,14 @@ class _Stream:
 
     __slots__ = ("remote_open", "local_open", "send_window", "receive")
 
+    receive: WindowManager | None
+
     def __init__(self, send_window: int, receive_window: int, remote_open: bool) -> None:
         self.remote_open = remote_open  # the client may still send DATA/trailers
         self.local_open = True  # we have not sent END_STREAM
         self.send_window = send_window
-        self.receive = WindowManager(receive_window)
+        # Only a stream that can still receive a body needs a receive window.
+        self.receive = WindowManager(receive_window) if remote_open else None
 
 
 class _StreamError(Exception):
@@ -350,7 +353,7 @@ class LeanEngine:
             self._out.append(WindowUpdateFrame(0, window_increment=increment).serialize())
         stream = self._streams.get(stream_id)
         if stream is not None and stream.remote_open:
-            increment = stream.receive.process_bytes(length)
+            increment = stream.receive.process_bytes(length)  # type: ignore[union-attr]
             if increment:
                 frame = WindowUpdateFrame(stream_id, window_increment=increment)
                 self._out.append(frame.serialize())
@@ -486,7 +489,7 @@ class LeanEngine:
                 raise _StreamError(STREAM_CLOSED)  # 5.1: DATA after END_STREAM
             return  # a stream we reset: ignored
         try:
-            stream.receive.window_consumed(length)
+            stream.receive.window_consumed(length)  # type: ignore[union-attr]
         except h2.exceptions.FlowControlError:
             raise _StreamError(FLOW_CONTROL_ERROR) from None
         end = "END_STREAM" in frame.flags
