@@ -10,8 +10,10 @@ flood limits and shutdown.
 The engine reports what the peer did by calling the connection (an
 :class:`EngineSink`), so no event object has to be built per frame beyond
 what the library itself builds.  The connection picks one by name from
-``http2.ENGINES``; ``h2`` (python-hyper) is the one aster ships (the README's
-"HTTP/2 engine" section has the comparison that chose it).
+``http2.ENGINES``: ``lean`` (:mod:`.h2_engine_lean`, the default: aster's own state
+machine on ``hyperframe`` and ``hpack``) or ``h2`` (:mod:`.h2_engine_h2`, python-hyper's
+connection, kept as the reference the protocol tests also run against); the README's
+"HTTP/2 engine" section has the measurements.
 """
 
 from __future__ import annotations

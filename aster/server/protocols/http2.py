@@ -37,6 +37,7 @@ from ..logs import log_access
 from ..proxy import apply_proxy_headers
 from .cycle import BODY_HIGH_WATER, HTTPCycle
 from .h1_parsing import _NO_OPTIONS
+from .h2_answers import ServerAnswers
 from .h2_engine import (
     CANCEL,
     ENHANCE_YOUR_CALM,
@@ -65,14 +66,12 @@ CONTROL_LIMIT = 1000
 #: Streams the peer may reset per tick before it is told to calm down (CVE-2023-44487).
 RESET_LIMIT = 200
 
-_PLAIN = [(b"content-type", b"text/plain; charset=utf-8")]
-
 #: The engines by name (``--http2-engine`` is not a flag: another is registered here only
 #: for a measurement, by scripts/h2_spike.py).
 ENGINES: dict[str, EngineFactory] = {"lean": LeanEngine, "h2": H2Engine}
 
 
-class HTTP2Protocol(asyncio.Protocol):
+class HTTP2Protocol(ServerAnswers, asyncio.Protocol):
     """One HTTP/2 connection: engine, streams, flow control, limits, timeouts, shutdown."""
 
     def __init__(
@@ -435,42 +434,7 @@ class HTTP2Protocol(asyncio.Protocol):
             log_access(stream.cycle, self.loop.time())
         self._maybe_idle()
 
-    # -- answers the app never sees ------------------------------------------------------------
-
-    def _respond(self, stream_id: int, status: int, detail: str, ended: bool) -> None:
-        """A complete plain-text response from the server itself (413, 431, 501, 503...)."""
-        body = detail.encode()
-        fields = [
-            (b":status", str(status).encode()),
-            *self.state_default_fields(),
-            *_PLAIN,
-            (b"content-length", str(len(body)).encode()),
-        ]
-        engine = self.engine
-        if engine.window(stream_id) >= len(body):
-            engine.send_headers(stream_id, fields, False)
-            engine.send_data(stream_id, body, True)
-        else:
-            engine.send_headers(stream_id, fields, True)
-        if not ended:
-            engine.reset(stream_id, NO_ERROR)  # we will not read the body
-        self.schedule_flush()
-
-    def _body_too_large(self, stream: H2Stream, flow_length: int) -> None:
-        self.engine.consumed(stream.stream_id, flow_length)
-        cycle = stream.cycle
-        if cycle is not None and not cycle.head_sent:
-            cycle.response_started = cycle.head_sent = cycle.response_complete = True
-            self.streams.pop(stream.stream_id, None)
-            stream.lose()
-            self._respond(stream.stream_id, 413, "Content Too Large", False)
-            self._maybe_idle()
-        else:
-            self.reset_stream(stream, CANCEL, "request body over --limit-request-body")
-
-    def _over_concurrency(self) -> bool:
-        limit = self._limit_concurrency
-        return len(self.state.connections) > limit or len(self._tasks) >= limit  # type: ignore[operator]
+    # -- WebSockets over HTTP/2 ----------------------------------------------------------------
 
     def _extended_connect(self, stream_id: int, request: Any, end: bool) -> None:
         """RFC 8441: a WebSocket over this stream, if WebSockets are on and it asks for one."""
@@ -596,17 +560,6 @@ class HTTP2Protocol(asyncio.Protocol):
                 self.engine.goaway(NO_ERROR, None)
             self._flush()
             self._close()
-
-    def _body_timeout(self, stream: H2Stream, cycle: HTTPCycle) -> None:
-        logger.debug("HTTP/2 request body from %s timed out", self.client)
-        if not cycle.head_sent:
-            cycle.response_started = cycle.head_sent = cycle.response_complete = True
-            self.streams.pop(stream.stream_id, None)
-            stream.lose()
-            self._respond(stream.stream_id, 408, "Request Timeout", False)
-            self._maybe_idle()
-        else:
-            self.reset_stream(stream, CANCEL, "request body timed out")
 
     def shutdown(self) -> None:
         """The server is stopping: GOAWAY, let the streams below it finish, then close."""
