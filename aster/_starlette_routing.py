@@ -8,6 +8,10 @@ Starlette's module imports, which code imports from it.  ``fastapi.routing`` is
 :mod:`aster.routing`.
 """
 
+import sys
+import types
+
+from . import _routes
 from ._response import PlainTextResponse, RedirectResponse, Response
 from ._router import Host, Mount, Router
 from ._routes import (
@@ -38,6 +42,21 @@ from .middleware.exceptions import wrap_app_handling_exceptions
 from .requests import Request
 from .types import ASGIApp, Lifespan, Receive, Scope, Send
 from .websockets import WebSocket, WebSocketClose
+
+#: Names that extensions replace on ``starlette.routing`` (sentry-sdk wraps
+#: ``request_response``): setting one here sets it in :mod:`aster._routes`, whose routes
+#: look it up when they are built, as Starlette's do in ``starlette.routing``.
+_PATCHABLE = frozenset({"request_response", "websocket_session"})
+
+
+class _StarletteRouting(types.ModuleType):
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _PATCHABLE:
+            setattr(_routes, name, value)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _StarletteRouting
 
 __all__ = [
     "CONVERTOR_TYPES",

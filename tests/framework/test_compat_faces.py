@@ -60,14 +60,15 @@ FASTAPI_ROUTING = {
     "request_response", "routing", "run_endpoint_function", "run_in_threadpool",
     "serialize_response", "websocket_session", "wrap_app_handling_exceptions",
     "_PING_INTERVAL", "_merge_lifespan_context",
+    # FastAPI 0.165's internals that extensions import (see docs/extensions.md)
+    "RouteContext", "SolvedDependency", "_EffectiveRouteContext", "_IncludedRouter",
+    "get_body_limit_error", "get_body_size_limit", "iter_route_contexts", "solve_dependencies",
+    "validate_max_body_size", "wrap_app_with_body_limit", "_get_body_field",
+    "_get_flat_body_params", "_should_embed_body_fields", "_is_gen_callable",
+    "_is_async_gen_callable", "_is_coroutine_callable", "_validate_form_limits", "_FormLimits",
 }  # fmt: skip
-#: Not in aster yet: FastAPI 0.165's internals for extensions (solve_dependencies...), its
-#: body-limit helpers (``fastapi._body_limit``) and route contexts, and its telemetry.
-FASTAPI_ROUTING_MISSING = {
-    "RouteContext", "SolvedDependency", "get_body_limit_error", "get_body_size_limit",
-    "get_telemetry_data", "iter_route_contexts", "solve_dependencies",
-    "validate_max_body_size", "wrap_app_with_body_limit",
-}  # fmt: skip
+#: Every name of FastAPI 0.165's routing module is in aster.
+FASTAPI_ROUTING_MISSING: set[str] = set()
 
 STARLETTE_RESPONSES = {
     "AsyncContentStream", "BackgroundTask", "ClientDisconnect", "Content", "ContentStream",
