@@ -1,19 +1,27 @@
 """Per-request CPU cost of aster's HTTP/2 connection, per engine, without sockets.
 
-    python scripts/h2_micro.py [h2|zttp] [--profile]
+    python scripts/h2_micro.py [lean|h2|zttp] [--profile]
+    python scripts/h2_micro.py [lean|h2|zttp] --count    # instructions per request (valgrind)
 
 The client side (``h2``) prepares batches of 16 GET requests, as h2load -m16
 sends them; each batch goes through ``HTTP2Protocol.data_received`` on a fake
 transport and the loop runs until the responses are written.  The figure is
 microseconds per request, engine and connection code together; ``--profile``
 prints where they go (cProfile).
+
+On a shared machine wall-clock figures move with the load; ``--count`` runs the
+same batches under ``valgrind --tool=callgrind`` twice (a short and a long run)
+and prints the difference in instructions per request, which does not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import cProfile
+import os
 import pstats
+import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -86,7 +94,7 @@ def client_batches() -> tuple[h2.connection.H2Connection, bytes, list[bytes]]:
     return client, preface, batches
 
 
-async def measure(engine: str, profile: bool) -> float:
+async def measure(engine: str, profile: bool, batches_fed: int = BATCHES) -> float:
     if engine == "zttp":
         from h2_spike import _zttp_engine
 
@@ -104,7 +112,7 @@ async def measure(engine: str, profile: bool) -> float:
     started = time.perf_counter()
     if profiler:
         profiler.enable()
-    for batch in batches:
+    for batch in batches[:batches_fed]:
         conn.data_received(batch)
         for _ in range(4):  # the tasks run, send, and the flush writes
             await asyncio.sleep(0)
@@ -113,19 +121,43 @@ async def measure(engine: str, profile: bool) -> float:
     elapsed = time.perf_counter() - started
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
-    assert transport.responses == BATCH * BATCHES, transport.responses
-    return elapsed / (BATCH * BATCHES) * 1e6
+    assert transport.responses == BATCH * batches_fed, transport.responses
+    return elapsed / (BATCH * batches_fed) * 1e6
+
+
+def instructions(engine: str, batches_fed: int) -> int:
+    """Instructions of one process that feeds ``batches_fed`` batches (after a warm-up)."""
+    run = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+         sys.executable, __file__, engine, "--once", str(batches_fed)],
+        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+    )  # fmt: skip
+    found = re.search(r"Collected : (\d+)", run.stderr)
+    assert found, run.stderr
+    return int(found.group(1))
+
+
+def count(engine: str) -> float:
+    short, long = 25, 125
+    return (instructions(engine, long) - instructions(engine, short)) / (BATCH * (long - short))
 
 
 def main() -> None:
-    engine = sys.argv[1] if len(sys.argv) > 1 else "h2"
+    engine = sys.argv[1] if len(sys.argv) > 1 else "lean"
     profile = "--profile" in sys.argv
+    if "--count" in sys.argv:
+        print(f"{engine}: {count(engine) / 1000:.1f}k instructions per request")
+        return
     try:
         import uvloop
 
         loop = uvloop.new_event_loop()
     except ImportError:  # pragma: no cover
         loop = asyncio.new_event_loop()
+    if "--once" in sys.argv:  # one warm-up, then the run --count measures
+        loop.run_until_complete(measure(engine, False, 25))
+        loop.run_until_complete(measure(engine, False, int(sys.argv[sys.argv.index("--once") + 1])))
+        return
     figures = [
         loop.run_until_complete(measure(engine, profile)) for _ in range(1 if profile else 3)
     ]

@@ -1,8 +1,8 @@
-"""The HTTP/2 engine spike: ``h2`` (shipped) against ``zttp`` behind the same engine interface.
+"""The HTTP/2 engine comparison: ``lean`` (the default), ``h2`` and ``zttp`` behind one interface.
 
-    python scripts/h2_spike.py compare        # conformance + h2load on both engines, a table
+    python scripts/h2_spike.py compare        # conformance + h2load on every engine, a table
     python scripts/h2_spike.py speed          # the h2load part only
-    python scripts/h2_spike.py serve zttp APP [aster run options]   # aster on the zttp engine
+    python scripts/h2_spike.py serve ENGINE APP [aster run options]   # aster on that engine
 
 ``compare`` runs the HTTP/2 protocol tests (tests/test_http2_*.py, against
 ``aster run``) once per engine (``ASTER_H2_ENGINE``) and the same h2load runs
@@ -211,7 +211,7 @@ TESTS = [
 
 
 def conformance(engine: str) -> tuple[int, int, list[str]]:
-    env = {**os.environ, "ASTER_H2_ENGINE": "" if engine == "h2" else engine}
+    env = {**os.environ, "ASTER_H2_ENGINE": "" if engine == "lean" else engine}
     done = subprocess.run(
         [
             sys.executable,
@@ -244,7 +244,7 @@ def h2load(server: str, connections: int, streams: int, requests: int) -> float:
         command = [*launcher, "bench.apps.raw_asgi:app"]
     else:
         launcher = [sys.executable, str(Path(__file__).resolve()), "serve", server]
-        if server == "h2":
+        if server == "lean":
             launcher = [sys.executable, "-m", "aster", "run"]
         command = [*launcher, "bench.apps.raw_asgi:app", "--port", "8790", "--no-access-log"]
         command += ["--log-level", "warning"]
@@ -271,8 +271,9 @@ def h2load(server: str, connections: int, streams: int, requests: int) -> float:
 
 
 def compare(rounds: int = 3, tests: bool = True) -> None:
-    conformance_rows = {e: conformance(e) for e in ("h2", "zttp")} if tests else {}
-    servers = ["h2", "zttp"]
+    engines = ("lean", "h2", "zttp")
+    conformance_rows = {e: conformance(e) for e in engines} if tests else {}
+    servers = list(engines)
     if importlib.util.find_spec("granian") is not None:
         servers.append("granian")
     speeds: dict[tuple[str, str], list[float]] = {}

@@ -7,6 +7,7 @@ encoder so that only the thing under test is wrong.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -24,6 +25,7 @@ from hyperframe.frame import (
 from tests.h2_support import RawH2, Reply, serve_h2, still_serves
 
 PROTOCOL_ERROR, STREAM_CLOSED, FRAME_SIZE_ERROR, CANCEL, ENHANCE_YOUR_CALM = 0x1, 0x5, 0x6, 0x8, 0xB
+REFUSED_STREAM = 0x7
 
 BASE = [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/_/fixed"), (b":authority", b"t")]
 
@@ -239,3 +241,85 @@ def test_unknown_frame_types_are_ignored(server) -> None:
     with RawH2(server.port) as client:
         client.send_raw(b"\x00\x00\x03\xfa\x00\x00\x00\x00\x00abc")
         assert client.request().body == b"hello, world"
+
+
+def _observed(port: int, tag: str) -> dict:
+    """What ``/h/observe?tag`` saw, once its app has returned."""
+    deadline = time.monotonic() + 10
+    with RawH2(port) as client:
+        while True:
+            reply = client.request(f"/h/observed?{tag}")
+            if reply.status == 200:
+                return json.loads(reply.body)
+            assert time.monotonic() < deadline, reply
+            time.sleep(0.05)
+
+
+DISCONNECTED = {
+    "received": "http.disconnect",
+    "send_raised": "ClientDisconnected",
+    "is_oserror": True,
+}
+
+
+def test_app_of_a_reset_stream_gets_disconnect_and_send_raises(server) -> None:
+    with RawH2(server.port) as client:
+        fields = [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/h/observe?reset")]
+        client.raw_headers(1, fields, end=False)
+        client.send_raw(RstStreamFrame(1, error_code=CANCEL))
+        assert _observed(server.port, "reset") == DISCONNECTED
+        assert client.request().body == b"hello, world"  # the connection carries on
+
+
+def test_app_of_a_lost_connection_gets_disconnect_and_send_raises(server) -> None:
+    with RawH2(server.port) as client:
+        fields = [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/h/observe?lost")]
+        client.raw_headers(1, fields, end=False)
+        client.request()  # the stream's app is running by now
+    assert _observed(server.port, "lost") == DISCONNECTED
+
+
+def test_apps_of_reset_streams_still_count_against_the_stream_limit() -> None:
+    """Rapid reset below the resets-per-tick limit, with apps that ignore the disconnect:
+    the streams are gone, their apps are not, so new streams are refused until they return
+    (RFC 9113 section 5.1.2)."""
+    with serve_h2("tests.apps.h2_app:app", "--http2-max-concurrent-streams", "4") as srv:
+        with RawH2(srv.port) as client:
+            frames = []
+            for stream_id in (1, 3, 5, 7):
+                path = b"/h/stubborn?2"
+                fields = [*BASE[:2], (b":path", path), BASE[3]]
+                headers = HeadersFrame(stream_id, data=client.encode(fields))
+                headers.flags.add("END_HEADERS")
+                headers.flags.add("END_STREAM")
+                frames += (headers, RstStreamFrame(stream_id, error_code=CANCEL))
+            client.send_raw(*frames)
+            client.raw_headers(9, BASE)
+            assert client.wait(9).reset == REFUSED_STREAM
+            # Once the stubborn apps return, the connection serves again.
+            deadline = time.monotonic() + 15
+            stream_id = 11
+            while True:
+                client.raw_headers(stream_id, BASE)
+                reply = client.wait(stream_id)
+                if reply.reset is None:
+                    break
+                assert reply.reset == REFUSED_STREAM
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+                stream_id += 2
+            assert (reply.status, reply.body) == (200, b"hello, world")
+            assert stream_id > 11  # it was refused for a while: the apps were counted
+
+
+def test_data_flood_on_a_closed_stream(server) -> None:
+    """DATA on a stream the server reset is answered by the engine, never the app: it is
+    counted like the other frames that cost without being work."""
+    with RawH2(server.port) as client:
+        fields = [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/_/echo")]
+        client.raw_headers(1, [*fields, (b"content-length", b"5")], end=False)
+        client.send_raw(DataFrame(1, data=b"abcdefgh"))  # over its content-length: reset
+        assert client.wait(1).reset == PROTOCOL_ERROR
+        client.send_raw(DataFrame(1, data=b"x").serialize() * 1500)
+        assert _goaway(client) == ENHANCE_YOUR_CALM
+    still_serves(server.port)

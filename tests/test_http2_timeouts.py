@@ -119,3 +119,34 @@ def test_streams_still_open_after_the_graceful_timeout_are_reset() -> None:
             srv.signal(signal.SIGTERM)
             assert client.wait(1, timeout=10).reset == CANCEL
         assert srv.wait(15) == 0
+
+
+def test_connections_from_the_backlog_at_shutdown_get_goaway_at_once() -> None:
+    """HTTP/2 connections the server only accepts once it is stopping (issue 15's backlog)
+    are served what they sent and told GOAWAY at once, not reset at the deadline."""
+    with serve_h2(
+        "tests.apps.h2_app:app", "--timeout-graceful-shutdown", "20", "--timeout-keep-alive", "30"
+    ) as srv:
+        with RawH2(srv.port) as blocker:
+            blocker.raw_headers(1, _get(b"/h/block?1.5"))
+            srv.wait_for_log(r"^H2APP: blocking 1.5$")
+            # The kernel completes the handshakes and buffers the requests; the blocked
+            # server reads none of them until after the signal.
+            queued = [RawH2(srv.port) for _ in range(20)]
+            for client in queued:
+                client.raw_headers(1, _get(b"/_/fixed"))
+            srv.signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            for client in queued:
+                with client:
+                    # Read until the server closes: the answer, the GOAWAY, then the close.
+                    assert client.wait_goaway(timeout=15) == NO_ERROR
+                    assert client.goaway_last == 1
+                    reply = client.replies[1]
+                    assert (reply.status, reply.body, reply.ended) == (200, b"hello, world", True)
+            assert time.monotonic() - signalled < 10
+            blocker.wait_goaway(timeout=15)  # (its GOAWAY may be lost to the reset that
+            # follows the client's own late WINDOW_UPDATE: it is not what this test is about)
+            reply = blocker.replies[1]
+            assert (reply.status, reply.body, reply.ended) == (200, b"unblocked", True)
+        assert srv.wait(15) == 0

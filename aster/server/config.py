@@ -159,8 +159,8 @@ class Config:
     http2_connection_window_size: int = 1 << 24
     http2_max_frame_size: int = 1 << 14
     http2_timeout_window: float = 30.0
-    #: The HTTP/2 engine (see protocols/h2_engine.py); only "h2" ships.
-    http2_engine: str = "h2"
+    #: The HTTP/2 engine (see protocols/h2_engine.py): "lean" (default) or "h2".
+    http2_engine: str = "lean"
 
     # Filled in by load().
     loaded_app: ASGIApp | None = field(default=None, init=False, repr=False)

@@ -7,6 +7,11 @@
 - ``/h/chunks?<n>``: ``n`` messages of 16 KiB each.
 - ``/h/slow-digest``: read the body one message every 50 ms; answer its length and sha256.
 - ``/h/ws``: a WebSocket echo that answers ``http_version`` first.
+- ``/h/observe?<tag>``: wait for ``http.disconnect``, then try to send; what ``receive()``
+  returned and what ``send()`` raised is kept under ``tag``, and ``/h/observed?<tag>``
+  answers it as JSON (404 until then).
+- ``/h/stubborn?<s>``: ignore the client for ``s`` seconds (no receive, no send), then return.
+- ``/h/block?<s>``: block the event loop for ``s`` seconds (prints ``H2APP: blocking <s>``).
 """
 
 from __future__ import annotations
@@ -14,13 +19,30 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from typing import Any
 
 from tests.apps.proto_echo import app as proto_echo
 
+OBSERVED: dict[str, dict[str, Any]] = {}
+
+
+async def _observe(tag: str, receive: Any, send: Any) -> None:
+    message = await receive()
+    while message["type"] != "http.disconnect":
+        message = await receive()
+    seen: dict[str, Any] = {"received": message["type"]}
+    try:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+    except Exception as exc:
+        seen["send_raised"] = type(exc).__name__
+        seen["is_oserror"] = isinstance(exc, OSError)
+    OBSERVED[tag] = seen
+
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     path = scope.get("path", "")
+    query = scope.get("query_string", b"").decode()
     if scope["type"] == "websocket":
         await _websocket(scope, receive, send)
     elif scope["type"] != "http" or not path.startswith("/h/"):
@@ -28,6 +50,19 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     elif path == "/h/hold":
         while (await receive())["type"] != "http.disconnect":
             pass
+    elif path == "/h/observe":
+        await _observe(query, receive, send)
+    elif path == "/h/observed":
+        seen = OBSERVED.get(query)
+        await send({"type": "http.response.start", "status": 200 if seen else 404, "headers": []})
+        await send({"type": "http.response.body", "body": json.dumps(seen).encode()})
+    elif path == "/h/stubborn":
+        await asyncio.sleep(float(query))
+    elif path == "/h/block":
+        print(f"H2APP: blocking {query}", flush=True)
+        time.sleep(float(query))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"unblocked"})
     elif path == "/h/stall":
         await asyncio.sleep(3)  # not reading the body meanwhile
         await send({"type": "http.response.start", "status": 200, "headers": []})

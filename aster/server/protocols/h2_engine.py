@@ -10,8 +10,10 @@ flood limits and shutdown.
 The engine reports what the peer did by calling the connection (an
 :class:`EngineSink`), so no event object has to be built per frame beyond
 what the library itself builds.  The connection picks one by name from
-``http2.ENGINES``; ``h2`` (python-hyper) is the one aster ships (the README's
-"HTTP/2 engine" section has the comparison that chose it).
+``http2.ENGINES``: ``lean`` (:mod:`.h2_engine_lean`, the default: aster's own state
+machine on ``hyperframe`` and ``hpack``) or ``h2`` (:mod:`.h2_engine_h2`, python-hyper's
+connection, kept as the reference the protocol tests also run against); the README's
+"HTTP/2 engine" section has the measurements.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ COMPRESSION_ERROR = 0x9
 ENHANCE_YOUR_CALM = 0xB
 HTTP_1_1_REQUIRED = 0xD
 
-#: What ``EngineSink.on_control`` counts (the frames that cost the server without being work).
-PING, SETTINGS, PRIORITY, WINDOW_UPDATE, EMPTY_DATA = 0, 1, 2, 3, 4
+#: What ``EngineSink.on_control`` counts (the frames that cost the server without being work);
+#: STRAY: a frame on a stream that is no longer open (the engine answers or ignores it).
+PING, SETTINGS, PRIORITY, WINDOW_UPDATE, EMPTY_DATA, STRAY = 0, 1, 2, 3, 4, 5
 
 
 class ConnectionError_(Exception):
@@ -76,7 +79,8 @@ class EngineSink(Protocol):
         """Send windows grew (WINDOW_UPDATE, or a SETTINGS change): blocked bodies may go on."""
 
     def on_control(self, kind: int) -> None:
-        """A PING, SETTINGS, PRIORITY, WINDOW_UPDATE or empty DATA frame: for flood limits."""
+        """A PING, SETTINGS, PRIORITY, WINDOW_UPDATE, empty DATA or stray frame: for flood
+        limits."""
 
     def on_goaway(self, code: int) -> None:
         """The peer is going away: no new streams will come."""

@@ -17,7 +17,12 @@ What ``h2`` does not do the way RFC 9113 and aster want, done here:
 * a body that disagrees with its content-length is left to the connection,
   which resets only that stream (``h2`` would end the connection);
 * a header block still waiting for CONTINUATION frames is bounded in bytes by
-  the max header list size, not only by ``h2``'s 64 frames.
+  the max header list size, not only by ``h2``'s 64 frames;
+* DATA on a stream already closed, which ``h2`` answers itself, is reported
+  to the connection's flood limit (``STRAY``).
+
+Responses are HPACK-encoded without the dynamic table and request blocks
+decoded through a cache (:mod:`.h2_hpack`), as in the ``lean`` engine.
 """
 
 from __future__ import annotations
@@ -41,11 +46,13 @@ from .h2_engine import (
     PROTOCOL_ERROR,
     REFUSED_STREAM,
     SETTINGS,
+    STRAY,
     WINDOW_UPDATE,
     ConnectionError_,
     EngineSettings,
     EngineSink,
 )
+from .h2_hpack import CachingDecoder, ResponseEncoder
 
 _INITIAL_WINDOW = 65535
 _SettingCodes = h2.settings.SettingCodes
@@ -55,6 +62,15 @@ class _Connection(h2.connection.H2Connection):
     """``h2``'s connection, refusing streams over the limit as a stream error."""
 
     refuse_above = 100
+    on_stray: Any = None  # called for DATA on a stream that is no longer open
+
+    def _receive_data_frame(self, frame: Any) -> tuple[list[Any], list[Any]]:
+        # h2 answers DATA on a closed stream itself (a RST_STREAM each, or nothing): the
+        # connection's flood limit counts them all the same.
+        stream = self.streams.get(frame.stream_id)
+        if (stream is None or stream.closed) and frame.stream_id <= self.highest_inbound_stream_id:
+            self.on_stray()
+        return super()._receive_data_frame(frame)  # type: ignore[no-any-return]
 
     def _receive_headers_frame(self, frame: HeadersFrame) -> tuple[list[Any], list[Any]]:
         stream_id = frame.stream_id
@@ -98,6 +114,7 @@ class H2Engine:
         )
         conn = _Connection(config)
         conn.refuse_above = settings.max_concurrent_streams
+        conn.on_stray = lambda: sink.on_control(STRAY)
         conn.local_settings = h2.settings.Settings(
             client=False,
             initial_values={
@@ -109,7 +126,8 @@ class H2Engine:
             },
         )
         conn.max_inbound_frame_size = settings.max_frame_size
-        conn.decoder.max_header_list_size = settings.max_header_list_size
+        conn.decoder = CachingDecoder(settings.max_header_list_size)
+        conn.encoder = ResponseEncoder()
         self._conn = conn
         self._sink = sink
         self._connection_window = settings.connection_window_size

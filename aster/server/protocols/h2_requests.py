@@ -24,13 +24,16 @@ What the ASGI app sees: ``http_version`` "2", the regular fields with
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote
 
 from .h1_framing import _INVALID_VALUE, NO_BODY_STATUSES
 
 _NAME_OK = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+\Z").match
-_BAD_VALUES = re.compile(rb"[\x00\r]|(?:\A|\n)[ \t]|[ \t](?:\n|\Z)").search
+#: Over the values joined by LF: NUL, CR, or whitespace next to a join (the ends: see below).
+_BAD_VALUES = re.compile(rb"[\x00\r]|\n[ \t]|[ \t]\n").search
+_EDGE_SPACE = (b" ", b"\t")
 _CONNECTION_SPECIFIC = frozenset(
     (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
 )
@@ -53,12 +56,16 @@ _NOTED = frozenset(
 #: Names already validated (they repeat across requests): skips the regex.
 _valid_names: set[bytes] = set()
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-#: ``scope["server"]`` per ``:authority`` (one server sees few): parsed once each.
-_servers: dict[bytes, Any] = {}
+#: ``scope["server"]`` per ``:authority`` and scheme (one server sees few): parsed once each.
+_servers: dict[tuple[bytes, str], Any] = {}
 
 #: Response fields an HTTP/2 message must not carry (RFC 9113 section 8.2.2); dropped.
 _DROPPED_RESPONSE = _CONNECTION_SPECIFIC | {b"te"}
-_NOT_CACHED = _NOTED | _DROPPED_RESPONSE
+#: Response field names as the app wrote them -> lower-cased and validated, or ``_DROP``.
+_response_names: dict[bytes, bytes] = {}
+#: Response field values already checked (most repeat: types, lengths, the server's own).
+_response_values: set[bytes] = set()
+_DROP = b"\x00(dropped)"  # never a valid name: compared by identity
 _STATUS = {status: str(status).encode() for status in range(100, 600)}
 
 
@@ -78,15 +85,53 @@ class Request:
         self.expect_continue = False
         self.scope: dict[str, Any] = {}
 
+    def on(self, base: dict[str, Any]) -> Request:
+        """This request (a template: its scope has the request's own items) on ``base``."""
+        request = Request.__new__(Request)
+        request.content_length = self.content_length
+        request.protocol = self.protocol
+        request.forwarded = self.forwarded
+        request.expect_continue = self.expect_continue
+        scope = request.scope = base.copy()
+        scope.update(self.scope)
+        scope["headers"] = scope["headers"].copy()  # the app may change its own
+        return request
+
+
+#: Request templates per connection, at most (see ``parse_request``).
+REQUEST_CACHE = 64
+
 
 def parse_request(
-    fields: list[tuple[bytes, bytes]], base: dict[str, Any], limit_fields: int
+    fields: Sequence[tuple[bytes, bytes]],
+    base: dict[str, Any],
+    limit_fields: int,
+    cache: dict[Any, Request] | None = None,
 ) -> Request:
     """Validate ``fields`` and build the scope on a copy of ``base`` (the connection's part).
 
     Raises :class:`Malformed`, or ``ValueError`` with "431" when there are more
     than ``limit_fields`` regular fields (answered as an HTTP response).
+
+    The result is a pure function of its arguments, so a connection that hands
+    the same (hashable) field tuple again, as an engine whose HPACK decoder
+    caches blocks does, gets its validated template from ``cache``.
     """
+    if cache is None or type(fields) is not tuple:
+        return _parse(fields, base, limit_fields).on(base)
+    template = cache.get(fields)
+    if template is None:
+        template = _parse(fields, base, limit_fields)
+        if len(cache) >= REQUEST_CACHE:
+            cache.clear()
+        cache[fields] = template
+    return template.on(base)
+
+
+def _parse(
+    fields: Sequence[tuple[bytes, bytes]], base: dict[str, Any], limit_fields: int
+) -> Request:
+    """The validation and the request's own scope items (``Request.on`` adds ``base``)."""
     pseudo: dict[bytes, bytes] = {}
     headers: list[tuple[bytes, bytes]] = []
     values = []
@@ -113,7 +158,12 @@ def parse_request(
         headers.append((name, value))
     # Every value at once: no NUL, CR or LF, no whitespace at either end (RFC 9113 8.2.1).
     joined = b"\n".join(values)
-    if joined.count(b"\n") != len(values) - 1 or _BAD_VALUES(joined):
+    if (
+        joined.count(b"\n") != len(values) - 1
+        or _BAD_VALUES(joined)
+        or joined[:1] in _EDGE_SPACE
+        or joined[-1:] in _EDGE_SPACE
+    ):
         raise Malformed("invalid field value")
     method = pseudo.get(b":method")
     scheme = pseudo.get(b":scheme")
@@ -139,7 +189,7 @@ def parse_request(
         headers = _special_fields(request, headers, authority)
     if authority is not None:
         headers.insert(0, (b"host", authority))
-    scope = request.scope = base.copy()
+    scope = request.scope
     scope["method"] = _METHODS.get(method) or method.decode("ascii", "replace")
     if path[0] == 47:  # "/"
         raw_path, _, query = path.partition(b"?")
@@ -154,13 +204,13 @@ def parse_request(
     scope["query_string"] = query
     scope["headers"] = headers
     if authority:
-        server = _servers.get(authority)
+        server = _servers.get((authority, base["scheme"]))
         if server is None:
-            server = _server_from(authority, scope["scheme"]) or scope["server"]
+            server = _server_from(authority, base["scheme"])
             if len(_servers) < 1024:
-                _servers[authority] = server
-        scope["server"] = server
-    root = scope["root_path"]
+                _servers[(authority, base["scheme"])] = server
+        scope["server"] = server or base["server"]
+    root = base["root_path"]
     if root:
         scope["path"] = root + scope["path"]
         scope["raw_path"] = root.encode("utf-8") + raw_path
@@ -233,18 +283,19 @@ def response_fields(
         raise RuntimeError(f"ASGI: invalid response status {status!r}")
     fields = [(b":status", code), *default_fields]
     length = None
+    names = _response_names
+    values = _response_values
     for name, value in headers:
-        if type(name) is not bytes or type(value) is not bytes:
-            raise RuntimeError(f"invalid response header {name!r}: {value!r}")
-        lowered = name.lower()
-        if lowered not in _valid_names:
-            if not _NAME_OK(lowered):
-                raise RuntimeError(f"invalid response header name {name!r}")
-            if len(_valid_names) < 4096 and lowered not in _NOT_CACHED:
-                _valid_names.add(lowered)
-        if _INVALID_VALUE.search(value):
-            raise RuntimeError(f"invalid response header value {value!r} for {name!r}")
-        if lowered in _DROPPED_RESPONSE:
+        lowered = names.get(name)
+        if lowered is None:
+            lowered = _response_name(name)
+        if type(value) is not bytes or value not in values:
+            if type(value) is not bytes or _INVALID_VALUE.search(value):
+                raise RuntimeError(f"invalid response header value {value!r} for {name!r}")
+            if len(values) >= 4096:
+                values.clear()
+            values.add(value)
+        if lowered is _DROP:
             continue
         if lowered == b"content-length":
             if not value.isdigit():
@@ -254,6 +305,20 @@ def response_fields(
             length = int(value)
         fields.append((lowered, value))
     return fields, length
+
+
+def _response_name(name: Any) -> bytes:
+    """A response field name not seen before: validated, lower-cased (or ``_DROP``), cached."""
+    if type(name) is not bytes:
+        raise RuntimeError(f"invalid response header name {name!r}")
+    lowered = name.lower()
+    if not _NAME_OK(lowered):
+        raise RuntimeError(f"invalid response header name {name!r}")
+    if lowered in _DROPPED_RESPONSE:
+        lowered = _DROP
+    if len(_response_names) < 4096:
+        _response_names[name] = lowered
+    return lowered
 
 
 def trailer_fields(headers: Any) -> list[tuple[bytes, bytes]]:

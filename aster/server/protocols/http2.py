@@ -37,6 +37,7 @@ from ..logs import log_access
 from ..proxy import apply_proxy_headers
 from .cycle import BODY_HIGH_WATER, HTTPCycle
 from .h1_parsing import _NO_OPTIONS
+from .h2_answers import ServerAnswers
 from .h2_engine import (
     CANCEL,
     ENHANCE_YOUR_CALM,
@@ -48,6 +49,7 @@ from .h2_engine import (
     EngineSettings,
 )
 from .h2_engine_h2 import H2Engine
+from .h2_engine_lean import LeanEngine
 from .h2_requests import Malformed, parse_request
 from .h2_streams import H2Stream
 
@@ -64,14 +66,12 @@ CONTROL_LIMIT = 1000
 #: Streams the peer may reset per tick before it is told to calm down (CVE-2023-44487).
 RESET_LIMIT = 200
 
-_PLAIN = [(b"content-type", b"text/plain; charset=utf-8")]
-
 #: The engines by name (``--http2-engine`` is not a flag: another is registered here only
 #: for a measurement, by scripts/h2_spike.py).
-ENGINES: dict[str, EngineFactory] = {"h2": H2Engine}
+ENGINES: dict[str, EngineFactory] = {"lean": LeanEngine, "h2": H2Engine}
 
 
-class HTTP2Protocol(asyncio.Protocol):
+class HTTP2Protocol(ServerAnswers, asyncio.Protocol):
     """One HTTP/2 connection: engine, streams, flow control, limits, timeouts, shutdown."""
 
     def __init__(
@@ -95,6 +95,11 @@ class HTTP2Protocol(asyncio.Protocol):
         self.trusted_proxy = trusted_proxy
         self.done = state.done_future
         self.streams: dict[int, H2Stream] = {}
+        #: Apps of streams reset (by either side) that have not returned yet: they still
+        #: count against the stream limit (RFC 9113 section 5.1.2), so resetting streams
+        #: whose apps ignore the disconnect cannot pile up work (CVE-2023-44487).
+        self.orphans: set[asyncio.Task[None]] = set()
+        self._max_streams = config.http2_max_concurrent_streams
         #: Streams whose response waits for window, in the order they blocked.
         self.blocked: dict[H2Stream, None] = {}
         self.engine = ENGINES[config.http2_engine](
@@ -117,6 +122,7 @@ class HTTP2Protocol(asyncio.Protocol):
             "scheme": scheme,
             "root_path": config.root_path,
         }
+        self._requests: dict[Any, Any] = {}  # validated request templates (parse_request)
         self._default_fields: list[tuple[bytes, bytes]] = []
         self._default_rendered = b"\x00"  # the state's header block they were made from
         self._state = IDLE
@@ -171,6 +177,10 @@ class HTTP2Protocol(asyncio.Protocol):
         self._flush()
         if data:
             self.data_received(data)
+        if self.state.stopping:
+            # Taken from the backlog at shutdown: what it sent so far is served, and the
+            # GOAWAY goes at once (not a reset at the graceful deadline).
+            self.shutdown()
 
     def _adopt_upgrade(self, cycle: HTTPCycle, settings: bytes, length: int) -> None:
         stream = H2Stream(self, 1)
@@ -247,8 +257,14 @@ class HTTP2Protocol(asyncio.Protocol):
         if self._last_stream_id is not None and stream_id > self._last_stream_id:
             self.engine.reset(stream_id, REFUSED_STREAM)  # after our GOAWAY: never processed
             return
+        if self.orphans and len(self.streams) + len(self.orphans) >= self._max_streams:
+            self.engine.reset(stream_id, REFUSED_STREAM)  # apps still busy with reset streams
+            self._resets += 1  # a peer that keeps at it is resetting streams as fast
+            if self._resets > RESET_LIMIT:
+                self._calm("too many streams reset")
+            return
         try:
-            request = parse_request(headers, self._base_scope, self._limit_fields)
+            request = parse_request(headers, self._base_scope, self._limit_fields, self._requests)
         except Malformed as exc:
             logger.debug("Malformed HTTP/2 request from %s: %s", self.client, exc)
             self.engine.reset(stream_id, PROTOCOL_ERROR)
@@ -327,6 +343,7 @@ class HTTP2Protocol(asyncio.Protocol):
         if stream is not None:
             self.blocked.pop(stream, None)
             stream.lose()
+            self._orphan(stream)
             self._maybe_idle()
 
     def on_window(self) -> None:
@@ -398,8 +415,16 @@ class HTTP2Protocol(asyncio.Protocol):
         self.streams.pop(stream.stream_id, None)
         self.blocked.pop(stream, None)
         stream.lose()
+        self._orphan(stream)
         self.schedule_flush()
         self._maybe_idle()
+
+    def _orphan(self, stream: H2Stream) -> None:
+        """The stream is reset: if its app is still running, it counts until it returns."""
+        task = stream.cycle.task if stream.cycle is not None else None
+        if task is not None and not task.done():
+            self.orphans.add(task)
+            task.add_done_callback(self.orphans.discard)
 
     def stream_finished(self, stream: H2Stream) -> None:
         """The response's END_STREAM is queued."""
@@ -409,42 +434,7 @@ class HTTP2Protocol(asyncio.Protocol):
             log_access(stream.cycle, self.loop.time())
         self._maybe_idle()
 
-    # -- answers the app never sees ------------------------------------------------------------
-
-    def _respond(self, stream_id: int, status: int, detail: str, ended: bool) -> None:
-        """A complete plain-text response from the server itself (413, 431, 501, 503...)."""
-        body = detail.encode()
-        fields = [
-            (b":status", str(status).encode()),
-            *self.state_default_fields(),
-            *_PLAIN,
-            (b"content-length", str(len(body)).encode()),
-        ]
-        engine = self.engine
-        if engine.window(stream_id) >= len(body):
-            engine.send_headers(stream_id, fields, False)
-            engine.send_data(stream_id, body, True)
-        else:
-            engine.send_headers(stream_id, fields, True)
-        if not ended:
-            engine.reset(stream_id, NO_ERROR)  # we will not read the body
-        self.schedule_flush()
-
-    def _body_too_large(self, stream: H2Stream, flow_length: int) -> None:
-        self.engine.consumed(stream.stream_id, flow_length)
-        cycle = stream.cycle
-        if cycle is not None and not cycle.head_sent:
-            cycle.response_started = cycle.head_sent = cycle.response_complete = True
-            self.streams.pop(stream.stream_id, None)
-            stream.lose()
-            self._respond(stream.stream_id, 413, "Content Too Large", False)
-            self._maybe_idle()
-        else:
-            self.reset_stream(stream, CANCEL, "request body over --limit-request-body")
-
-    def _over_concurrency(self) -> bool:
-        limit = self._limit_concurrency
-        return len(self.state.connections) > limit or len(self._tasks) >= limit  # type: ignore[operator]
+    # -- WebSockets over HTTP/2 ----------------------------------------------------------------
 
     def _extended_connect(self, stream_id: int, request: Any, end: bool) -> None:
         """RFC 8441: a WebSocket over this stream, if WebSockets are on and it asks for one."""
@@ -570,17 +560,6 @@ class HTTP2Protocol(asyncio.Protocol):
                 self.engine.goaway(NO_ERROR, None)
             self._flush()
             self._close()
-
-    def _body_timeout(self, stream: H2Stream, cycle: HTTPCycle) -> None:
-        logger.debug("HTTP/2 request body from %s timed out", self.client)
-        if not cycle.head_sent:
-            cycle.response_started = cycle.head_sent = cycle.response_complete = True
-            self.streams.pop(stream.stream_id, None)
-            stream.lose()
-            self._respond(stream.stream_id, 408, "Request Timeout", False)
-            self._maybe_idle()
-        else:
-            self.reset_stream(stream, CANCEL, "request body timed out")
 
     def shutdown(self) -> None:
         """The server is stopping: GOAWAY, let the streams below it finish, then close."""
