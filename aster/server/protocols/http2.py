@@ -89,7 +89,7 @@ class HTTP2Protocol(asyncio.Protocol):
         self.state = state
         self.app_state = app_state
         self.loop = state.loop
-        self.app = config.loaded_app
+        self.app = state.app
         self.transport = transport
         self.client = client
         self.trusted_proxy = trusted_proxy

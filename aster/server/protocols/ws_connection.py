@@ -137,9 +137,7 @@ class WebSocketConnection(asyncio.Protocol):
         if rest:
             self.data_received(rest)
         self.cycle = cycle = WebSocketCycle(scope, self, self.config.ws_max_queue)
-        cycle.task = task = self.loop.create_task(
-            cycle.run(self.config.loaded_app, self.state.tasks)
-        )  # type: ignore[arg-type]
+        cycle.task = task = self.loop.create_task(cycle.run(self.state.app, self.state.tasks))  # type: ignore[arg-type]
         self.state.tasks.add(task)
         if self.transport.is_closing():  # the early data was over the limit
             cycle.lose_connection(ABNORMAL_CLOSURE)
