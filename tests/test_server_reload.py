@@ -155,6 +155,25 @@ def test_reload_include(tmp_path: Path) -> None:
     assert "KeyboardInterrupt" not in server.log()
 
 
+def test_reload_with_workers_replaces_every_worker(tmp_path: Path) -> None:
+    """uvicorn refuses ``--reload --workers``; here each change restarts all of them."""
+    write_app(tmp_path, "v1")
+    args = ("--app-dir", str(tmp_path), "--reload", "--reload-dir", str(tmp_path))
+    with serve("reloadable:app", *args, "--workers", "2", "--reload-delay", "0") as server:
+        before = set(wait_for_workers(server, 2))
+        assert get(server.port) == b"v1"
+        write_app(tmp_path, "v2")
+        wait_for_body(server.port, b"v2")
+        for pid in before:
+            server.wait_for_log(rf"^INFO      Worker \[{pid}\] stopped \(exit code 0\)\.$")
+        after = set(wait_for_workers(server, 4)) - before
+        assert len(after) == 2
+        assert int(get(server.port, "/pid")) in after
+        server.signal(signal.SIGTERM)
+        assert server.wait() == 0
+    assert "Traceback" not in server.log()
+
+
 # -- workers ------------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from bench.ops_load import Load, Result
+from tests.h2_support import RawH2
 from tests.support import RawConnection, serve
 from tests.workers_support import alive, distinct_pids, wait_for_workers
 
@@ -244,3 +245,28 @@ def test_sigttin_and_sigttou_change_the_number_of_workers() -> None:
         srv.signal(signal.SIGTERM)
         assert srv.wait() == 0
     assert "starting a new one" not in srv.log()
+
+
+def test_http2_connections_at_sigterm_get_goaway_their_streams_finish_then_a_clean_close() -> None:
+    """(A raw client: the ``h2`` library refuses frames that follow a GOAWAY.)"""
+    with serve(APP, "--workers", "2", "--no-access-log") as srv:
+        wait_for_workers(srv, 2)
+        idle = RawH2(srv.port)
+        assert idle.request("/pid").status == 200
+        busy = RawH2(srv.port)
+        fields = [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"t")]
+        busy.raw_headers(1, [*fields, (b":path", b"/sleep?1")])
+        srv.wait_for_log("^APP: sleeping 1$")
+        srv.signal(signal.SIGTERM)
+        # The idle connection: GOAWAY(NO_ERROR), then EOF.
+        assert idle.wait_goaway() == 0
+        assert idle.closed
+        # The busy one: GOAWAY first, then its stream's answer, then EOF (not a reset).
+        reply = busy.wait(1)
+        assert (reply.status, reply.ended) == (200, True)
+        assert (busy.goaway, busy.goaway_last) == (0, 1)
+        busy.sock.settimeout(5)
+        assert busy.sock.recv(65536) == b""
+        idle.sock.close()
+        busy.sock.close()
+        assert srv.wait(15) == 0

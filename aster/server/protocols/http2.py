@@ -465,8 +465,7 @@ class HTTP2Protocol(asyncio.Protocol):
     def _maybe_idle(self) -> None:
         if not self.streams:
             if self._stopping:
-                self._flush()
-                self._close()
+                self._end_after_goaway()
             elif self._state != IDLE:
                 self._idle()
 
@@ -591,7 +590,7 @@ class HTTP2Protocol(asyncio.Protocol):
         self.engine.goaway(NO_ERROR, self._last_stream_id)
         self._flush()
         if not self.streams:
-            self._close()
+            self._end_after_goaway()
 
     def terminate(self) -> None:
         """The graceful period is over: reset what is still running, then close."""
