@@ -142,7 +142,13 @@ class Load:
             try:
                 writer.write(request)
                 result = await asyncio.wait_for(self._response(reader, path), self.timeout)
-            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+            except (
+                OSError,
+                asyncio.TimeoutError,
+                asyncio.IncompleteReadError,
+                ValueError,
+                IndexError,
+            ) as exc:
                 self._failed(path, started, exc, reused)
                 writer.close()
                 reader = writer = None
@@ -166,8 +172,13 @@ class Load:
         for line in lines[1:]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip().lower()
-        length = int(headers.get("content-length", "0"))
-        body = await reader.readexactly(length)
+        if headers.get("transfer-encoding") == "chunked":
+            body = b""
+            while size := int((await reader.readuntil(b"\r\n"))[:-2].split(b";")[0], 16):
+                body += (await reader.readexactly(size + 2))[:-2]
+            await reader.readuntil(b"\r\n")
+        else:
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
         closed = headers.get("connection") == "close"
         return Result(path, 0.0, time.monotonic(), "ok", status, body, closed)
 

@@ -12,7 +12,7 @@ from tests.h2_support import H2Client
 from tests.support import RawConnection, Response, serve
 from tests.workers_support import wait_for_workers
 
-APP = "tests.apps.ops_app:app"
+APP = "bench.apps.ops_app:app"
 HEALTH = ("--health-path", "/healthz")
 
 

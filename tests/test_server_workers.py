@@ -23,7 +23,7 @@ from tests.h2_support import RawH2
 from tests.support import RawConnection, serve
 from tests.workers_support import alive, distinct_pids, wait_for_workers
 
-APP = "tests.apps.ops_app:app"
+APP = "bench.apps.ops_app:app"
 
 
 def failures(results: list[Result]) -> list[str]:

@@ -64,7 +64,7 @@ class SupervisorLink:
         self.interval = interval
         self.handoff_done = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._beat: asyncio.TimerHandle | None = None
+        self._beat: asyncio.Handle | None = None
         self._on_connection: Callable[[socket.socket], None] | None = None
         self._on_stop: Callable[[], None] | None = None
         self._on_lost: Callable[[], None] | None = None
@@ -86,7 +86,10 @@ class SupervisorLink:
 
     def ready(self) -> None:
         self._send(READY)
-        self._schedule_beat()
+        # The first beat on the loop's next turn: the supervisor sees the loop run after
+        # the startup, and a rolling restart need not wait a whole interval for it.
+        assert self._loop is not None
+        self._beat = self._loop.call_soon(self._send_beat)
 
     def stopping(self) -> None:
         """We stopped accepting; the supervisor answers with HANDOFF_DONE (see handoff)."""

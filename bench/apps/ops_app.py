@@ -1,4 +1,5 @@
-"""A raw ASGI app for the operations tests (workers, restarts, health checks).
+"""A raw ASGI app for the operations scenarios: the tests (workers, restarts, health checks)
+and ``bench/ops.py``, which runs it on aster and uvicorn alike.
 
 Routes (every answer but ``/`` is the worker's pid, so tests can tell workers apart):
   /            "ok"
@@ -73,7 +74,10 @@ async def _respond(send, body):
         {
             "type": "http.response.start",
             "status": 200,
-            "headers": [(b"content-type", b"text/plain")],
+            "headers": [
+                (b"content-type", b"text/plain"),
+                (b"content-length", str(len(body)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
