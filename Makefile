@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench compat sysdeps clean
+.PHONY: run test lint format bench compat sysdeps extensions clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { scripts/sysdeps.sh python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -32,20 +32,31 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(STAMP) sysdeps lint
+# Extensions by other people (tests/test_extensions.py), outside the venv in .extensions/.
+extensions: $(STAMP)
+	$(BIN)/python -m tests.extension_support
+
+test: $(STAMP) sysdeps lint extensions
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(MAKE) compat
 
-# FastAPI's own tutorial tests (from the fastapi 0.165.0 sdist), run against aster
-# through aster.compat, every tutorial topic; fails below 95% of the behaviour tests
-# or below 95% of the tests comparing /openapi.json.
-COMPAT_ARGS ?= --topics all
+# FastAPI 0.165's and Starlette 1.10's own test suites (from their pinned sdists), run
+# against aster through aster.compat with pytest -n 2 (scripts/compat_run.py; per-module
+# report in .fastapi-sdist/report.md). Fails below COMPAT_MIN_FASTAPI or COMPAT_MIN_STARLETTE
+# of either suite (and below 95% of FastAPI's tutorial behaviour or /openapi.json tests), and
+# prints how far each suite is from COMPAT_TARGET, issue 10's bar. The minimums sit just under
+# today's rates; raise them to COMPAT_TARGET as the framework gets there.
+COMPAT_TARGET ?= 0.98
+COMPAT_MIN_FASTAPI ?= 0.91
+COMPAT_MIN_STARLETTE ?= 0.92
+COMPAT_ARGS ?=
 compat: $(STAMP)
-	$(BIN)/python scripts/fastapi_compat.py --enforce $(COMPAT_ARGS)
+	$(BIN)/python scripts/compat_run.py --enforce --target $(COMPAT_TARGET) \
+		--min-fastapi $(COMPAT_MIN_FASTAPI) --min-starlette $(COMPAT_MIN_STARLETTE) $(COMPAT_ARGS)
 
 bench: $(STAMP) sysdeps
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench --suite all $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .extensions

@@ -1,107 +1,130 @@
-"""What FastAPI's test suite imports from ``fastapi._compat``, for ``aster.compat``'s aliases.
+"""``fastapi._compat`` (and its ``shared`` and ``v2`` submodules): FastAPI's pydantic layer.
 
-FastAPI keeps a pydantic-compatibility layer at ``fastapi._compat`` and its tests reach into it
-for version gates (``PYDANTIC_VERSION_MINOR_TUPLE >= (2, 10)`` picks the expected error body) and
-a few helpers. aster only supports pydantic v2, so this is a small, self-contained module rather
-than a layer: the constants, the ``Undefined`` sentinel, and the annotation predicates the tests
-call. ``aster.compat`` maps ``fastapi._compat`` (and its ``shared``/``v2`` submodules) here.
-FastAPI internals such as ``v2.ModelField`` are deliberately not reproduced.
+A face.  FastAPI keeps its pydantic helpers there, and extensions and FastAPI's own
+tests import them: ``ModelField``, the annotation predicates (``field_annotation_is_*``,
+``is_*_annotation``, ``is_scalar_field``), the schema functions (``get_definitions``,
+``get_schema_from_model_field``...) and the version constants.  aster supports pydantic
+v2 only, so the three module names are one module; the code lives in
+:mod:`aster.fields` and :mod:`aster.openapi._schema`.
 """
 
-from __future__ import annotations
+import sys
 
-import types
-from collections.abc import Sequence
-from typing import Annotated, Any, Union, get_args, get_origin
-
-from pydantic.version import VERSION as PYDANTIC_VERSION
-from pydantic_core import PydanticUndefined, PydanticUndefinedType
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic.errors import PydanticSchemaGenerationError, PydanticUndefinedAnnotation
+from pydantic.fields import FieldInfo
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, Url
+from pydantic_core import PydanticUndefinedType as UndefinedType
+from pydantic_core.core_schema import with_info_plain_validator_function
 
 from .datastructures import UploadFile
+from .fields import _GENERIC_ALIASES as WithArgsTypes
+from .fields import (
+    PYDANTIC_V2,
+    PYDANTIC_VERSION,
+    PYDANTIC_VERSION_MINOR_TUPLE,
+    ModelField,
+    RequiredParam,
+    Undefined,
+    UnionType,
+    annotation_is_pydantic_v1,
+    copy_field_info,
+    create_body_model,
+    evaluate_forwardref,
+    field_annotation_is_complex,
+    field_annotation_is_scalar,
+    field_annotation_is_scalar_sequence,
+    field_annotation_is_sequence,
+    get_cached_model_fields,
+    get_missing_field_error,
+    get_model_fields,
+    is_bytes_or_nonable_bytes_annotation,
+    is_bytes_sequence_annotation,
+    is_pydantic_v1_model_class,
+    is_pydantic_v1_model_instance,
+    is_scalar_field,
+    is_uploadfile_or_nonable_uploadfile_annotation,
+    is_uploadfile_sequence_annotation,
+    lenient_issubclass,
+    sequence_annotation_to_type,
+    sequence_types,
+    serialize_sequence_value,
+    value_is_sequence,
+)
+from .fields import _plain_is_complex as _annotation_is_complex
+from .fields import _plain_is_sequence as _annotation_is_sequence
+from .openapi._schema import (
+    GenerateJsonSchema,
+    get_definitions,
+    get_flat_models_from_fields,
+    get_model_name_map,
+    get_schema_from_model_field,
+)
+from .openapi.constants import REF_TEMPLATE
+from .types import IncEx, ModelNameMap
+
+# ``fastapi._compat.shared`` and ``fastapi._compat.v2`` are aliased to this module too, and
+# the import system only looks for submodules of packages: an empty search path makes it one.
+__path__: list[str] = []
+# ``from fastapi._compat import v2`` looks for an attribute first: this module itself.
+shared = v2 = sys.modules[__name__]
 
 __all__ = [
     "PYDANTIC_V2",
     "PYDANTIC_VERSION",
     "PYDANTIC_VERSION_MINOR_TUPLE",
+    "REF_TEMPLATE",
+    "BaseModel",
+    "ConfigDict",
+    "CoreSchema",
+    "Field",
+    "FieldInfo",
+    "GenerateJsonSchema",
+    "IncEx",
+    "JsonSchemaValue",
+    "ModelField",
+    "ModelNameMap",
+    "PydanticSchemaGenerationError",
+    "PydanticUndefinedAnnotation",
     "RequiredParam",
+    "TypeAdapter",
     "Undefined",
     "UndefinedType",
+    "UnionType",
+    "UploadFile",
+    "Url",
+    "WithArgsTypes",
+    "_annotation_is_complex",
+    "_annotation_is_sequence",
+    "ValidationError",
+    "annotation_is_pydantic_v1",
+    "copy_field_info",
+    "create_body_model",
+    "create_model",
+    "evaluate_forwardref",
+    "field_annotation_is_complex",
+    "field_annotation_is_scalar",
+    "field_annotation_is_scalar_sequence",
     "field_annotation_is_sequence",
+    "get_cached_model_fields",
+    "get_definitions",
+    "get_flat_models_from_fields",
+    "get_missing_field_error",
+    "get_model_fields",
+    "get_model_name_map",
+    "get_schema_from_model_field",
+    "is_bytes_or_nonable_bytes_annotation",
     "is_bytes_sequence_annotation",
+    "is_pydantic_v1_model_class",
+    "is_pydantic_v1_model_instance",
+    "is_scalar_field",
+    "is_uploadfile_or_nonable_uploadfile_annotation",
     "is_uploadfile_sequence_annotation",
     "lenient_issubclass",
+    "sequence_annotation_to_type",
+    "sequence_types",
+    "serialize_sequence_value",
+    "value_is_sequence",
+    "with_info_plain_validator_function",
 ]
-
-# ``fastapi._compat.shared`` and ``fastapi._compat.v2`` are aliased to this module too, and the
-# import system only looks for submodules of packages: an empty search path makes it one.
-__path__: list[str] = []
-
-PYDANTIC_VERSION_MINOR_TUPLE: tuple[int, ...] = tuple(
-    int(part) for part in PYDANTIC_VERSION.split(".")[:2]
-)
-PYDANTIC_V2 = PYDANTIC_VERSION_MINOR_TUPLE[0] == 2
-
-#: "No default": pydantic's own sentinel, so it round-trips through ``FieldInfo`` unchanged.
-Undefined = PydanticUndefined
-UndefinedType = PydanticUndefinedType
-RequiredParam = PydanticUndefined
-
-_UNION_TYPES: tuple[Any, ...] = (Union, types.UnionType)
-_SEQUENCE_TYPES: tuple[type, ...] = (list, set, frozenset, tuple, Sequence)
-
-
-def lenient_issubclass(cls: Any, class_or_tuple: type | tuple[type, ...]) -> bool:
-    """``issubclass`` that answers False, instead of raising, for non-classes and generics."""
-    try:
-        return isinstance(cls, type) and issubclass(cls, class_or_tuple)
-    except TypeError:  # e.g. a parametrised generic alias
-        return False
-
-
-def _strip_annotated(annotation: Any) -> Any:
-    while get_origin(annotation) is Annotated:
-        annotation = get_args(annotation)[0]
-    return annotation
-
-
-def field_annotation_is_sequence(annotation: Any) -> bool:
-    """Whether the annotation is a sequence type, or a union with a sequence member."""
-    annotation = _strip_annotated(annotation)
-    origin = get_origin(annotation)
-    if origin in _UNION_TYPES:
-        return any(field_annotation_is_sequence(arg) for arg in get_args(annotation))
-    return lenient_issubclass(origin or annotation, _SEQUENCE_TYPES) and not lenient_issubclass(
-        origin or annotation, (str, bytes)
-    )
-
-
-def _is_sequence_of(annotation: Any, predicate: Any) -> bool:
-    annotation = _strip_annotated(annotation)
-    origin = get_origin(annotation)
-    if origin in _UNION_TYPES:
-        return any(_is_sequence_of(arg, predicate) for arg in get_args(annotation))
-    if not field_annotation_is_sequence(annotation):
-        return False
-    return any(predicate(_strip_annotated(arg)) for arg in get_args(annotation))
-
-
-def _is_bytes(annotation: Any) -> bool:
-    if get_origin(annotation) in _UNION_TYPES:
-        return any(_is_bytes(arg) for arg in get_args(annotation))
-    return lenient_issubclass(annotation, bytes)
-
-
-def _is_uploadfile(annotation: Any) -> bool:
-    if get_origin(annotation) in _UNION_TYPES:
-        return any(_is_uploadfile(arg) for arg in get_args(annotation))
-    return lenient_issubclass(annotation, UploadFile)
-
-
-def is_bytes_sequence_annotation(annotation: Any) -> bool:
-    """Whether the annotation is (or unions in) a sequence of ``bytes``, e.g. ``list[bytes]``."""
-    return _is_sequence_of(annotation, _is_bytes)
-
-
-def is_uploadfile_sequence_annotation(annotation: Any) -> bool:
-    """Whether the annotation is (or unions in) a sequence of ``UploadFile``."""
-    return _is_sequence_of(annotation, _is_uploadfile)

@@ -3,11 +3,13 @@
 Routes, ``ExceptionMiddleware`` and extensions that wrap endpoints (``wrap_app_handling_exceptions``
 is what FastAPI's and Starlette's ``request_response`` call) share one implementation, in
 :mod:`aster.middleware.exceptions`; this module is the face under Starlette's private path, with
-Starlette's argument order for the lookup helper.
+Starlette's argument order for the lookup helper and the names Starlette's module imports
+(``run_in_threadpool``, which tests patch here).
 """
 
 from __future__ import annotations
 
+from .concurrency import run_in_threadpool
 from .middleware.exceptions import (
     ExceptionHandlers,
     StatusHandlers,
@@ -20,6 +22,7 @@ __all__ = [
     "ExceptionHandlers",
     "StatusHandlers",
     "_lookup_exception_handler",
+    "run_in_threadpool",
     "wrap_app_handling_exceptions",
 ]
 

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from email.utils import formatdate, parsedate
 from mimetypes import guess_type
 from secrets import token_hex
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ._disconnect import run_until_disconnect, send_raises_on_disconnect
 from ._response import PlainTextResponse, Response
 from .concurrency import run_cleanup_in_threadpool, run_in_threadpool
 from .datastructures import Headers, MutableHeaders
@@ -29,12 +31,31 @@ from .types import Receive, Scope, Send
 if TYPE_CHECKING:
     from .background import BackgroundTask
 
-__all__ = ["FileResponse", "MalformedRangeHeader", "RangeNotSatisfiable"]
+__all__ = ["FileResponse", "MalformedRangeHeader", "RangeNotSatisfiable", "etag_matches"]
 
 # What a 304 keeps of the 200 it stands for (RFC 9110 section 15.4.5).
 _NOT_MODIFIED_HEADERS = frozenset(
     {b"cache-control", b"content-location", b"date", b"etag", b"expires", b"vary"}
 )
+
+
+# One member of an If-None-Match list: ``*``, an entity-tag (whose quotes may hold commas),
+# or, leniently, any other run of characters up to a comma.
+_ETAG_LIST_MEMBER = re.compile(r'\*|(?:W/)?"[^"]*"|[^\s,]+')
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """Whether an ``If-None-Match`` value matches the representation's ``etag``.
+
+    RFC 9110 section 13.1.2: entity-tags compare weakly (``W/"x"`` matches ``"x"``), and
+    ``*`` matches any current representation.  The list is split at commas outside quotes,
+    so ``"a,*,b"`` is one opaque tag, not three members.
+    """
+    etag = etag.removeprefix("W/")
+    for member in _ETAG_LIST_MEMBER.findall(if_none_match):
+        if member == "*" or member.removeprefix("W/") == etag:
+            return True
+    return False
 
 
 class MalformedRangeHeader(Exception):
@@ -126,22 +147,34 @@ class FileResponse(Response):
             await send({"type": "http.response.start", "status": 304, "headers": kept})
             await send({"type": "http.response.body", "body": b""})
         else:
-            await self._send_file(
-                scope, receive, send, request_headers, stat_result, header_only, pathsend
-            )
+            sending = self._plan(scope, request_headers, stat_result, header_only, pathsend, send)
+            if isinstance(sending, Response):  # a malformed or unsatisfiable Range
+                await sending(scope, receive, send)
+                return
+            body_sent, sending = sending
+            if is_http and body_sent and not send_raises_on_disconnect(scope):
+                # Below ASGI 2.4 a send after the client left may just be dropped:
+                # listen for http.disconnect and stop sending when it comes.
+                await run_until_disconnect(sending, receive)
+            else:
+                await sending
         if self.background is not None:
             await self.background()
 
-    async def _send_file(
+    def _plan(
         self,
         scope: Scope,
-        receive: Receive,
-        send: Send,
         request_headers: Headers,
         stat_result: os.stat_result,
         header_only: bool,
         pathsend: bool,
-    ) -> None:
+        send: Send,
+    ) -> Response | tuple[bool, Coroutine[Any, Any, None]]:
+        """What to send: an error response for a bad Range, or (body sent by us, coroutine).
+
+        The first item is False when no body bytes go through ``send`` (HEAD, or the
+        server sending the file itself through ``pathsend``).
+        """
         http_range = request_headers.get("range")
         if_range = request_headers.get("if-range")
         if (
@@ -150,34 +183,28 @@ class FileResponse(Response):
             or (scope["type"] == "http" and scope["method"].upper() not in ("GET", "HEAD"))
             or (if_range is not None and not self._should_use_range(if_range))
         ):
-            return await self._handle_simple(send, header_only, pathsend)
+            return not (header_only or pathsend), self._handle_simple(send, header_only, pathsend)
         size = stat_result.st_size
         try:
             ranges = self._parse_range_header(http_range, size)
         except MalformedRangeHeader as exc:
-            return await PlainTextResponse(exc.content, status_code=400)(scope, receive, send)
+            return PlainTextResponse(exc.content, status_code=400)
         except RangeNotSatisfiable as exc:
-            response = PlainTextResponse(
+            return PlainTextResponse(
                 status_code=416, headers={"Content-Range": f"bytes */{exc.max_size}"}
             )
-            return await response(scope, receive, send)
         if not ranges:
-            await self._handle_simple(send, header_only, pathsend)
-        elif len(ranges) == 1:
+            return not (header_only or pathsend), self._handle_simple(send, header_only, pathsend)
+        if len(ranges) == 1:
             start, end = ranges[0]
-            await self._handle_single_range(send, start, end, size, header_only)
-        else:
-            await self._handle_multiple_ranges(send, ranges, size, header_only)
+            return not header_only, self._handle_single_range(send, start, end, size, header_only)
+        return not header_only, self._handle_multiple_ranges(send, ranges, size, header_only)
 
     def _not_modified(self, request_headers: Headers) -> bool:
         if_none_match = request_headers.get("if-none-match")
         if if_none_match is not None:
             etag = self.headers.get("etag")
-            if etag is None:
-                return False
-            etag = etag.removeprefix("W/")
-            tags = [tag.strip() for tag in if_none_match.split(",")]
-            return any(tag == "*" or tag.removeprefix("W/") == etag for tag in tags)
+            return etag is not None and etag_matches(if_none_match, etag)
         if_modified_since = request_headers.get("if-modified-since")
         last_modified = self.headers.get("last-modified")
         if if_modified_since is None or last_modified is None:
@@ -202,7 +229,11 @@ class FileResponse(Response):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         elif pathsend:
             # The extension requires an absolute path; open() would resolve it the same way.
-            await send({"type": "http.response.pathsend", "path": os.path.abspath(self.path)})
+            # (abspath reads the working directory: off the loop, and only when needed.)
+            path = os.fspath(self.path)
+            if not os.path.isabs(path):
+                path = await run_in_threadpool(os.path.abspath, path)
+            await send({"type": "http.response.pathsend", "path": path})
         else:
             file = await self._open()
             try:

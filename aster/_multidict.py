@@ -220,10 +220,19 @@ class QueryParams(ImmutableMultiDict[str, str]):
         return f"{self.__class__.__name__}({str(self)!r})"
 
 
-def query_params_from_bytes(query_string: bytes) -> QueryParams:
-    """``QueryParams(query_string)`` without the argument dispatch: the per-request path."""
+def query_params_from_bytes(query_string: bytes | str) -> QueryParams:
+    """``QueryParams(query_string)`` without the argument dispatch: the per-request path.
+
+    A scope built by hand may carry the query string as ``str``, which Starlette accepts.
+    """
     params = object.__new__(QueryParams)
-    items = parse_query_string(query_string.decode("latin-1")) if query_string else []
+    if not query_string:
+        items = []
+    else:
+        try:
+            items = parse_query_string(query_string.decode("latin-1"))  # type: ignore[union-attr]
+        except AttributeError:  # a str (try costs nothing on the bytes path)
+            items = parse_query_string(query_string)  # type: ignore[arg-type]
     params._list = items
     params._dict = dict(items)
     return params

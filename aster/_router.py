@@ -5,7 +5,8 @@ routes whose static prefix fits the path, tries them in registration order,
 and hands the request to the first full match.  A route that matches the path
 but not the method is remembered and answered with 405 (and an ``Allow``
 header) if nothing else matches; failing that, a trailing-slash variant that
-would match gets a redirect, and anything else a 404.
+would match gets a redirect, and anything else goes to ``_unmatched`` (the ``default``
+app, a 404, unless a subclass has routes of its own to try last).
 
 A ``Mount`` is an app, or a ``Router`` of its own routes, below a path prefix; a
 ``Host`` an app for one host name.  They live with the router because each makes
@@ -20,6 +21,7 @@ import traceback
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
+from . import _telemetry_hooks
 from ._response import PlainTextResponse, RedirectResponse
 from ._routes import Route, WebSocketRoute
 from ._routing_base import (
@@ -34,6 +36,7 @@ from ._routing_base import (
     replace_params,
 )
 from ._starlette_exceptions import StarletteHTTPException as HTTPException
+from ._url import parse_host_header
 from .concurrency import is_async_callable
 from .datastructures import URL, Headers, URLPath
 from .middleware import Middleware
@@ -157,6 +160,9 @@ class Router:
             else:
                 handler()
 
+    def _started(self) -> None:
+        """The lifespan startup ran (and with it whatever changes it made to the routes)."""
+
     async def lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI lifespan protocol, around ``lifespan_context``."""
         started = False
@@ -170,6 +176,7 @@ class Router:
                             'The server does not support "state" in the lifespan scope.'
                         )
                     scope["state"].update(maybe_state)
+                self._started()
                 await send({"type": "lifespan.startup.complete"})
                 started = True
                 await receive()
@@ -213,6 +220,8 @@ class Router:
             if match is Match.FULL:
                 scope["route"] = routes[index]  # what was dispatched to (tracing reads it)
                 scope.update(child_scope)
+                if _telemetry_hooks.active:
+                    _telemetry_hooks.route_selected(scope, routes[index])
                 if route_index.direct[index]:
                     await routes[index].app(scope, receive, send)  # type: ignore[attr-defined]
                 else:
@@ -224,6 +233,8 @@ class Router:
             # Right path, wrong method: the route answers 405 with its Allow header.
             scope["route"] = partial
             scope.update(partial_scope)  # type: ignore[arg-type]
+            if _telemetry_hooks.active:
+                _telemetry_hooks.route_selected(scope, partial)
             await partial.handle(scope, receive, send)
             return
         if kind == "http" and self.redirect_slashes and route_path != "/":
@@ -236,9 +247,20 @@ class Router:
             for index in self._route_index().candidates(redirect_path):
                 match, _ = routes[index].matches(redirect_scope)
                 if match is not Match.NONE:
+                    if _telemetry_hooks.active:  # the route the redirect leads to
+                        _telemetry_hooks.route_template_selected(
+                            scope, getattr(routes[index], "path_format", None)
+                        )
                     url = URL(scope=redirect_scope)
                     await RedirectResponse(url=str(url))(scope, receive, send)
                     return
+        await self._unmatched(scope, receive, send)
+
+    async def _unmatched(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """No route matched, and no slash redirect: the ``default`` app answers.
+
+        ``APIRouter`` tries its low-priority routes (``frontend()``) here first.
+        """
         await self.default(scope, receive, send)
 
     def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
@@ -393,8 +415,11 @@ class Host(BaseRoute):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] in ("http", "websocket"):
-            host = Headers(scope=scope).get("host", "").split(":")[0]
-            params = _match_params(self.host_regex, self.param_convertors, host)
+            # A malformed Host header (``api.example.org:evil``, ``a/b``) matches no host.
+            parsed = parse_host_header(Headers(scope=scope).get("host"))
+            if parsed is None:
+                return Match.NONE, {}
+            params = _match_params(self.host_regex, self.param_convertors, parsed.host.lower())
             if params is not None:
                 path_params = dict(scope.get("path_params", {}))
                 path_params.update(params)

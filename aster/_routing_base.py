@@ -54,22 +54,35 @@ def get_name(endpoint: Callable[..., Any]) -> str:
 def replace_params(
     path: str, param_convertors: dict[str, Convertor[Any]], path_params: dict[str, str]
 ) -> tuple[str, dict[str, str]]:
-    for key, value in list(path_params.items()):
-        if "{" + key + "}" in path:
-            convertor = param_convertors[key]
-            value = convertor.to_string(value)
-            path = path.replace("{" + key + "}", value)
-            path_params.pop(key)
-    return path, path_params
+    """Fill ``path``'s ``{name}`` slots from ``path_params``; return it and the unused params.
+
+    The format is split at its slots once and each slot filled once, so a value that itself
+    looks like a slot (``{id}``) is left as it is, not substituted again.
+    """
+    if not path_params:
+        return path, path_params
+    parts = PARAM_FORMAT_REGEX.split(path)
+    for i in range(1, len(parts), 2):
+        key = parts[i]
+        if key in path_params:
+            parts[i] = param_convertors[key].to_string(path_params.pop(key))
+        else:
+            parts[i] = "{" + key + "}"
+    return "".join(parts), path_params
 
 
+#: A parameter in a path pattern: ``{name}`` or ``{name:convertor}``.
 PARAM_REGEX = re.compile("{([a-zA-Z_][a-zA-Z0-9_]*)(:[a-zA-Z_][a-zA-Z0-9_]*)?}")
+#: A slot in a compiled path format (``path_format``): ``{name}``.
+PARAM_FORMAT_REGEX = re.compile("{([a-zA-Z_][a-zA-Z0-9_]*)}")
 
 
 def compile_path(path: str) -> tuple[re.Pattern[str], str, dict[str, Convertor[Any]]]:
     """``/items/{id:int}`` -> (regex, ``/items/{id}``, ``{"id": IntegerConvertor}``).
 
-    A path that does not start with ``/`` is a host pattern (``{sub}.example.org``).
+    A path that does not start with ``/`` is a host pattern (``{sub}.example.org``): its
+    port, if any, is dropped (``Host`` matches the host without the port) and it matches
+    case-insensitively, as host names do (RFC 9110 section 4.2.3).
     """
     is_host = not path.startswith("/")
     regex = "^"
@@ -92,12 +105,12 @@ def compile_path(path: str) -> tuple[re.Pattern[str], str, dict[str, Convertor[A
         names = ", ".join(sorted(duplicated))
         ending = "s" if len(duplicated) > 1 else ""
         raise ValueError(f"Duplicated param name{ending} {names} at path {path}")
-    if is_host:
-        regex += re.escape(path[position:].split(":")[0]) + "$"
-    else:
-        regex += re.escape(path[position:]) + "$"
+    rest = path[position:]
+    if is_host and not rest.endswith("]"):  # keep an IPv6 literal's colons
+        rest = rest.rsplit(":", 1)[0]
+    regex += re.escape(rest) + "$"
     path_format += path[position:]
-    return re.compile(regex), path_format, convertors
+    return re.compile(regex, re.IGNORECASE if is_host else 0), path_format, convertors
 
 
 def _match_params(

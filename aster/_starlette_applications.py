@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from . import _telemetry_hooks
+from ._asyncio_only import require_asyncio_loop
 from ._response import Response
 from ._router import Router
 from ._routing_base import BaseRoute
@@ -68,6 +70,9 @@ class Starlette:
 
     #: Set on a FastAPI app given ``root_path=``; every request's scope gets it.
     _root_path = ""
+    #: FastAPI's telemetry gate (:mod:`aster.telemetry._gate`), set when the stack is built
+    #: if the app can record telemetry at all; ``None`` (no cost) otherwise.
+    _telemetry_gate: Any = None
 
     def __init__(
         self,
@@ -124,8 +129,15 @@ class Starlette:
             scope["root_path"] = self._root_path
         stack = self.middleware_stack
         if stack is None:
+            # Once, on the first call (the lifespan, usually): under trio, say so clearly
+            # rather than fail somewhere deep with "no running event loop".
+            require_asyncio_loop(f"The {type(self).__name__} app")
             stack = self.middleware_stack = self.build_middleware_stack()
             self._fused = _fuse(stack, self.router)
+        gate = self._telemetry_gate
+        if gate is not None and gate.intercepts(scope):
+            await gate(stack, scope, receive, send)  # the whole stack, unfused, recorded
+            return
         fused = self._fused
         if fused is None or fused[0] is not stack or scope["type"] != "http":
             await stack(scope, receive, send)
@@ -148,6 +160,8 @@ class Starlette:
                     response_started=tracker.started,
                 )
         except Exception as exc:
+            if _telemetry_hooks.active:
+                _telemetry_hooks.exception(scope=scope, exc=exc)
             await stack.answer(exc, scope, receive, send, tracker)  # type: ignore[attr-defined]
             raise exc
 

@@ -1,9 +1,9 @@
-"""Starlette's exceptions (``starlette.exceptions`` under :mod:`aster.compat`).
+"""``starlette.exceptions``: the routing layer's errors, under the names Starlette gives them.
 
-They sit below everything else in the framework: the routing layer raises
-``StarletteHTTPException`` (404, 405, 413, bad forms), and FastAPI's ``HTTPException``
-(:mod:`aster.exceptions`) is a subclass of it.  Starlette's public names for them are
-``HTTPException`` and ``WebSocketException``.
+They live here, below ``aster.exceptions`` (FastAPI's module, which subclasses them as
+FastAPI does), so that the classes carry Starlette's own names: ``repr()``, tracebacks and
+``pytest.raises`` messages say ``HTTPException(status_code=404, detail='Not Found')``, as
+they do with Starlette, and the FastAPI subclasses of the same name say the same.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ __all__ = ["HTTPException", "StarletteDeprecationWarning", "WebSocketException"]
 _PHRASES = {status.value: status.phrase for status in http.HTTPStatus}
 
 
-class StarletteHTTPException(Exception):
+class HTTPException(Exception):
     """An error answered with ``status_code``; ``detail`` defaults to the status phrase."""
 
     def __init__(
@@ -39,7 +39,7 @@ class StarletteHTTPException(Exception):
         return f"{type(self).__name__}(status_code={self.status_code!r}, detail={self.detail!r})"
 
 
-class StarletteWebSocketException(Exception):
+class WebSocketException(Exception):
     """Closes a WebSocket with ``code``; ``reason`` is sent as the close reason."""
 
     def __init__(self, code: int, reason: str | None = None) -> None:
@@ -57,5 +57,6 @@ class StarletteDeprecationWarning(UserWarning):
     """A deprecation that users see by default (``DeprecationWarning`` is hidden)."""
 
 
-HTTPException = StarletteHTTPException
-WebSocketException = StarletteWebSocketException
+# The names the rest of aster imports them by (FastAPI's own spelling, in fastapi.exceptions).
+StarletteHTTPException = HTTPException
+StarletteWebSocketException = WebSocketException

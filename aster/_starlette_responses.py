@@ -5,6 +5,8 @@ A face: every name is defined elsewhere in aster (the classes in :mod:`aster._re
 Starlette's module imports and code imports from it.
 """
 
+import json  # noqa: F401 - Starlette's module has it; tests patch starlette.responses.json.dumps
+
 from ._fileresponse import FileResponse, MalformedRangeHeader, RangeNotSatisfiable
 from ._response import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from ._streaming_response import (

@@ -8,6 +8,10 @@ Starlette's module imports, which code imports from it.  ``fastapi.routing`` is
 :mod:`aster.routing`.
 """
 
+import sys
+import types
+
+from . import _routes
 from ._response import PlainTextResponse, RedirectResponse, Response
 from ._router import Host, Mount, Router
 from ._routes import (
@@ -18,6 +22,7 @@ from ._routes import (
     websocket_session,
 )
 from ._routing_base import (
+    PARAM_FORMAT_REGEX,
     PARAM_REGEX,
     BaseRoute,
     Match,
@@ -29,6 +34,7 @@ from ._routing_base import (
 )
 from ._starlette_exceptions import StarletteDeprecationWarning
 from ._starlette_exceptions import StarletteHTTPException as HTTPException
+from ._url import parse_host_header
 from .concurrency import is_async_callable, run_in_threadpool
 from .convertors import CONVERTOR_TYPES, Convertor
 from .datastructures import URL, Headers, URLPath
@@ -39,8 +45,24 @@ from .requests import Request
 from .types import ASGIApp, Lifespan, Receive, Scope, Send
 from .websockets import WebSocket, WebSocketClose
 
+#: Names that extensions replace on ``starlette.routing`` (sentry-sdk wraps
+#: ``request_response``): setting one here sets it in :mod:`aster._routes`, whose routes
+#: look it up when they are built, as Starlette's do in ``starlette.routing``.
+_PATCHABLE = frozenset({"request_response", "websocket_session"})
+
+
+class _StarletteRouting(types.ModuleType):
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _PATCHABLE:
+            setattr(_routes, name, value)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _StarletteRouting
+
 __all__ = [
     "CONVERTOR_TYPES",
+    "PARAM_FORMAT_REGEX",
     "PARAM_REGEX",
     "URL",
     "ASGIApp",
@@ -74,6 +96,7 @@ __all__ = [
     "get_route_path",
     "is_async_callable",
     "iscoroutinefunction_or_partial",
+    "parse_host_header",
     "replace_params",
     "request_response",
     "run_in_threadpool",

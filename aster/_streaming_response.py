@@ -6,9 +6,10 @@ import asyncio
 from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._disconnect import send_raises_on_disconnect, wait_for_disconnect
 from ._response import Response
 from .concurrency import iterate_in_threadpool
-from .requests import BODY_SCOPE_KEY, _receive_token
+from .requests import BODY_SCOPE_KEY, ClientDisconnect, _receive_token
 from .types import Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -53,13 +54,19 @@ class _Watch:
 class StreamingResponse(Response):
     """A response whose body comes from an (async or sync) iterator, chunk by chunk.
 
-    Sync iterators run in the threadpool.  While streaming, a small task listens
-    for ``http.disconnect`` and, if the iterator is waiting for its next chunk,
-    interrupts it, so an idle stream (say, server-sent events) stops as soon as
-    the client leaves.  It does not listen while the request body may still be
-    unread, since listening consumes ``receive()`` and the iterator may want the
-    body; then the server's ``send`` raising ``OSError`` is what ends the stream.
-    The iterator runs in the caller's task, so its context is the endpoint's.
+    Sync iterators run in the threadpool; the iterator runs in the caller's task, so
+    its context is the endpoint's.  A client that leaves stops the stream, as in
+    Starlette 1.10, by the signal the server's ASGI version offers:
+
+    * ``send()`` raising ``OSError``: from spec 2.4 (aster's server) that is raised
+      as :class:`~aster.requests.ClientDisconnect`, below 2.4 as it is; the
+      background task does not run.
+    * ``http.disconnect`` from ``receive()``: while streaming, a small task listens
+      for it and ends the stream quietly, interrupting the iterator if it is
+      waiting for its next chunk (so an idle event stream stops at once, at any
+      spec version); the background task runs.  It does not listen while the
+      request body may still be unread, since listening consumes ``receive()``
+      and the iterator may want the body; then only ``send()`` ends the stream.
     """
 
     body_iterator: AsyncContentStream
@@ -82,10 +89,7 @@ class StreamingResponse(Response):
         self.init_headers(headers)
 
     async def listen_for_disconnect(self, receive: Receive) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
+        await wait_for_disconnect(receive)
 
     async def stream_response(self, send: Send) -> None:
         await send(
@@ -101,25 +105,29 @@ class StreamingResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await self.stream_response(self._wrap_websocket_denial_send(send))
-        elif _body_may_be_unread(scope, receive):
-            try:
-                await self.stream_response(send)
-            except OSError:  # the client went away (ASGI servers raise OSError from send)
-                await _aclose(self.body_iterator)
         else:
-            await self._stream_watching(scope, receive, send)
+            try:
+                if _body_may_be_unread(scope, receive):
+                    await self.stream_response(send)
+                else:
+                    await self._stream_watching(receive, send)
+            except OSError:  # the client went away: the server's send says so
+                await _aclose(self.body_iterator)
+                if send_raises_on_disconnect(scope):
+                    raise ClientDisconnect()  # noqa: B904 - its context is the server's error
+                raise
         if self.background is not None:
             await self.background()
 
-    async def _stream_watching(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _stream_watching(self, receive: Receive, send: Send) -> None:
+        """Stream while a task listens for ``http.disconnect``; return quietly on it."""
         task = asyncio.current_task()
         assert task is not None
         watch = _Watch()
 
         async def watcher() -> None:
             try:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
+                await wait_for_disconnect(receive)
             except Exception:  # a receive that fails cannot tell us anything more
                 return
             watch.disconnected = True
@@ -161,7 +169,8 @@ class StreamingResponse(Response):
                     chunk = chunk.encode(charset)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         except OSError:
-            pass  # the client went away while we were sending
+            await _aclose(iterator)
+            raise
         finally:
             watcher_task.cancel()
         await _aclose(iterator)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 from aster._multidict import MultiDict
 from aster.types import Scope
 
-__all__ = ["URL", "URLPath"]
+__all__ = ["URL", "ParsedHost", "URLPath", "host_match", "parse_host_header"]
 
 # A Host header is accepted only if it cannot change the URL's authority or path:
 # a reg-name, an IPv6 literal (checked below) or an IPvFuture literal, then a port.
@@ -42,16 +43,44 @@ def host_match(host_header: str) -> re.Match[str] | None:
     return match
 
 
-def _host_authority(host_header: str) -> str | None:
-    """The ``host[:port]`` to trust from a Host header, or None if it is malformed."""
+@dataclass(frozen=True)
+class ParsedHost:
+    """A valid ``Host`` header split into its host (IP literals keep brackets) and port."""
+
+    host: str
+    port: str | None
+
+    @property
+    def authority(self) -> str:
+        return self.host if self.port is None else f"{self.host}:{self.port}"
+
+    @property
+    def is_valid_port(self) -> bool:
+        if self.port is None:
+            return True
+        digits = self.port.lstrip("0")
+        return len(digits) <= 5 and int(digits or "0") <= 65535
+
+
+def parse_host_header(host_header: str | None) -> ParsedHost | None:
+    """The host and port of a ``Host`` header, or None if it is missing or malformed.
+
+    Malformed means anything that could change the URL's authority or path when the header
+    is pasted into a URL (``evil.com/x``, ``a@b``, a bad IPv6 literal, ``host:port:junk``).
+    """
+    if host_header is None:
+        return None
     match = host_match(host_header)
     if match is None:
         return None
-    port = match["port"]
-    if port is not None:
-        digits = port.lstrip("0")
-        if len(digits) > 5 or int(digits or "0") > 65535:
-            return None
+    return ParsedHost(match["host"], match["port"])
+
+
+def _host_authority(host_header: str) -> str | None:
+    """The ``host[:port]`` to trust from a Host header, or None if it is malformed."""
+    parsed = parse_host_header(host_header)
+    if parsed is None or not parsed.is_valid_port:
+        return None
     return host_header
 
 
@@ -60,7 +89,9 @@ def _url_from_scope(scope: Scope) -> str:
     path = scope["path"]
     if "?" in path or "#" in path or "\\" in path:
         path = path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
-    query = scope.get("query_string", b"").decode()
+    query = scope.get("query_string", b"")
+    if type(query) is not str:  # a scope built by hand may hold a str, as Starlette accepts
+        query = query.decode()
     netloc = None
     for key, value in scope["headers"]:
         if key == b"host":

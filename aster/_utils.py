@@ -16,11 +16,10 @@ import builtins
 import sys
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from ._routing_base import get_route_path
-from ._url import host_match
+from ._url import ParsedHost, parse_host_header
 from .concurrency import is_async_callable
 from .requests import AwaitableOrContextManager, AwaitableOrContextManagerWrapper
 
@@ -51,39 +50,6 @@ class SupportsAsyncClose(Protocol):
 
 
 SupportsAsyncCloseType = TypeVar("SupportsAsyncCloseType", bound=SupportsAsyncClose)
-
-
-@dataclass(frozen=True)
-class ParsedHost:
-    """A valid ``Host`` header split into its host (IP literals keep brackets) and port."""
-
-    host: str
-    port: str | None
-
-    @property
-    def authority(self) -> str:
-        return self.host if self.port is None else f"{self.host}:{self.port}"
-
-    @property
-    def is_valid_port(self) -> bool:
-        if self.port is None:
-            return True
-        digits = self.port.lstrip("0")
-        return len(digits) <= 5 and int(digits or "0") <= 65535
-
-
-def parse_host_header(host_header: str | None) -> ParsedHost | None:
-    """The host and port of a ``Host`` header, or None if it is missing or malformed.
-
-    Malformed means anything that could change the URL's authority or path when the header
-    is pasted into a URL (``evil.com/x``, ``a@b``, a bad IPv6 literal).
-    """
-    if host_header is None:
-        return None
-    match = host_match(host_header)
-    if match is None:
-        return None
-    return ParsedHost(match["host"], match["port"])
 
 
 def _collapse(exc: BaseException) -> BaseException:

@@ -2,6 +2,10 @@
 
 The decorators (``@router.get(...)`` and friends) all go through
 ``add_api_route``, which merges the router's own settings into the route.
+
+Besides its routes, a router has *low-priority* routes, tried only when no route
+matched (``frontend()``'s): :mod:`aster._low_priority`.  ``include_router`` copies
+both kinds, and keeps copying what the included router gets later.
 """
 
 from __future__ import annotations
@@ -12,18 +16,14 @@ from enum import Enum
 from typing import Any
 
 from . import params
+from ._body_limit import get_body_size_limit, validate_max_body_size
 from ._form_limits import _validate_form_limits
+from ._low_priority import LowPriorityRoutes
 from ._response import JSONResponse, Response
 from ._router import Mount, Router
 from ._routes import Route, WebSocketRoute
 from ._routing_base import BaseRoute
-from .api_routing import (
-    APIRoute,
-    APIWebSocketRoute,
-    _first_limit,
-    _merge_lifespan_context,
-    _validate_max_body_size,
-)
+from .api_routing import APIRoute, APIWebSocketRoute, _merge_lifespan_context
 from .datastructures import Default, DefaultPlaceholder
 from .exceptions import FastAPIError
 from .types import ASGIApp, DecoratedCallable, Lifespan
@@ -57,7 +57,7 @@ _METHOD_DEFAULTS: dict[str, Any] = {
 }
 
 
-class APIRouter(Router):
+class APIRouter(LowPriorityRoutes, Router):
     def __init__(
         self,
         *,
@@ -95,7 +95,7 @@ class APIRouter(Router):
             assert not prefix.endswith("/"), (
                 "A path prefix must not end with '/', as the routes will start with '/'"
             )
-        _validate_max_body_size(max_body_size)
+        validate_max_body_size(max_body_size)
         self.prefix = prefix
         self.tags: list[str | Enum] = tags or []
         self.dependencies = list(dependencies or [])
@@ -105,12 +105,33 @@ class APIRouter(Router):
         self.callbacks = callbacks or []
         self.dependency_overrides_provider = dependency_overrides_provider
         self.route_class = route_class
+        #: The routers included into this one (a router must not end up including itself).
+        self._included_routers: list[APIRouter] = []
         self.default_response_class = default_response_class
         self.generate_unique_id_function = generate_unique_id_function
         self.strict_content_type = strict_content_type
         self.max_body_size = max_body_size
         # Validated here, as FastAPI does, so a bad limit fails at startup, not per request.
         self.form_limits = dict(_validate_form_limits(form_limits))
+        self._init_low_priority()
+
+    def _contains_router(self, router: APIRouter, seen: set[int] | None = None) -> bool:
+        """Whether ``router`` is included in this one, directly or through others."""
+        seen = set() if seen is None else seen
+        if id(self) in seen:
+            return False
+        seen.add(id(self))
+        return any(
+            included is router or included._contains_router(router, seen)
+            for included in getattr(self, "_included_routers", ())
+        )
+
+    def _started(self) -> None:
+        # Compile now what the startup changed (extensions change routes in the lifespan),
+        # rather than on each route's first request.
+        for route in self.routes:
+            if isinstance(route, APIRoute):
+                route._plans.refresh()
 
     @property
     def form_limits(self) -> dict[str, Any]:
@@ -120,6 +141,10 @@ class APIRouter(Router):
     @form_limits.setter
     def form_limits(self, limits: dict[str, Any]) -> None:
         self._scope_form_limits = limits
+
+    def _mark_routes_changed(self) -> None:
+        """Tell the route index that the routes changed (FastAPI's name, used by extensions)."""
+        self.routes._changed()  # type: ignore[attr-defined]
 
     # -- adding routes -------------------------------------------------------------------
 
@@ -192,7 +217,7 @@ class APIRouter(Router):
                 generate_unique_id_function, self.generate_unique_id_function
             ),
             strict_content_type=get_value_or_default(strict_content_type, self.strict_content_type),
-            max_body_size=_first_limit(max_body_size, self.max_body_size),
+            max_body_size=get_body_size_limit(max_body_size, self.max_body_size),
             form_limits={**self.form_limits, **_validate_form_limits(form_limits)} or None,
         )
         self.routes.append(route)
@@ -315,7 +340,11 @@ class APIRouter(Router):
             "Cannot include the same APIRouter instance into itself. "
             "Did you mean to include a different router?"
         )
-        _validate_max_body_size(max_body_size)
+        assert not router._contains_router(self), (
+            "Cannot include an APIRouter instance that already includes this router. "
+            "Did you mean to include a different router?"
+        )
+        validate_max_body_size(max_body_size)
         form_limits = _validate_form_limits(form_limits) or None  # fail at startup
         if prefix:
             assert prefix.startswith("/"), "A path prefix must start with '/'"
@@ -341,6 +370,8 @@ class APIRouter(Router):
             self._include_route(route, router, **options)
         anchor = self.routes[-1] if self.routes else None
         router.routes.add_listener(_LiveInclusion(self, router, options, anchor))
+        self._included_routers.append(router)
+        self._include_low_priority_of(router, options)
         for handler in router.on_startup:
             self.add_event_handler("startup", handler)
         for handler in router.on_shutdown:
@@ -380,6 +411,15 @@ class APIRouter(Router):
         return added
 
     def _include_route(
+        self, route: BaseRoute, router: APIRouter, *, prefix: str, **options: Any
+    ) -> None:
+        start = len(self.routes)
+        self._copy_route(route, router, prefix=prefix, **options)
+        for copy in self.routes[start:]:
+            # What was declared, for ``RouteContext.original_route`` (copies of copies too).
+            copy._included_from = getattr(route, "_included_from", route)  # type: ignore[attr-defined]
+
+    def _copy_route(
         self, route: BaseRoute, router: APIRouter, *, prefix: str, **options: Any
     ) -> None:
         if isinstance(route, APIRoute):
@@ -425,7 +465,7 @@ class APIRouter(Router):
                 strict_content_type=get_value_or_default(
                     route.strict_content_type, router.strict_content_type, self.strict_content_type
                 ),
-                max_body_size=_first_limit(
+                max_body_size=get_body_size_limit(
                     route.max_body_size,
                     router.max_body_size,
                     options["max_body_size"],

@@ -21,26 +21,38 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from enum import Enum, IntEnum
 from typing import Any
 
-from . import params
+from . import _telemetry_hooks, params
+from ._body_limit import validate_max_body_size
+from ._form_limits import _validate_form_limits
 from ._response import JSONResponse, Response
 from ._routes import Route, WebSocketRoute
 from ._routing_base import BaseRoute, Match, compile_path, get_name
 from .concurrency import is_async_callable, run_in_threadpool
 from .datastructures import Default, DefaultPlaceholder
-from .dependencies.body_field import get_body_field
-from .dependencies.models import Dependant, is_async_gen_callable, is_gen_callable
-from .dependencies.plan import Plan
-from .dependencies.utils import (
+from .dependencies.analysis import (
     get_dependant,
-    get_flat_body_params,
     get_parameterless_sub_dependant,
     get_stream_item_type,
     get_typed_return_annotation,
-    should_embed_body_fields,
 )
+from .dependencies.body_field import get_body_field
+from .dependencies.models import (
+    CHANGES,
+    Dependant,
+    OverridesDict,
+    is_async_gen_callable,
+    is_gen_callable,
+)
+from .dependencies.plan import Plan, PlanCache
+from .dependencies.shapes import get_flat_body_params, should_embed_body_fields
 from .exceptions import FastAPIError, WebSocketRequestValidationError
 from .fields import ModelField, create_model_field, lenient_issubclass
-from .handlers import get_request_handler, run_endpoint_function, serialize_response
+from .handlers import (
+    endpoint_context,
+    get_request_handler,
+    run_endpoint_function,
+    serialize_response,
+)
 from .middleware.body_limit import RequestBodyLimitMiddleware
 from .middleware.exceptions import SendTracker, handle_exception, wrap_app_handling_exceptions
 from .requests import Request
@@ -61,20 +73,9 @@ __all__ = [
 ]
 
 
-def _validate_max_body_size(max_body_size: int | None) -> None:
-    if max_body_size is None:
-        return
-    if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) or max_body_size < 0:
-        raise ValueError("max_body_size must be a non-negative integer or None")
-
-
-def _first_limit(*limits: int | None) -> int | None:
-    return next((limit for limit in limits if limit is not None), None)
-
-
 def api_request_response(
     handler: Callable[[Request], Awaitable[Response]],
-    stacks_needed: bool,
+    plans: PlanCache,
     overrides_provider: Any = None,
 ) -> ASGIApp:
     """Run ``handler`` for a request, inside the exit stacks ``yield`` dependencies use.
@@ -82,35 +83,63 @@ def api_request_response(
     ``fastapi_function_astack`` closes right after the endpoint returns (scope
     "function"); ``fastapi_inner_astack`` after the response is sent (scope
     "request", and uploaded files).  Routes without such dependencies skip both,
-    unless dependency overrides are active: those may bring ``yield`` dependencies.
+    unless dependency overrides are active (those may bring ``yield`` dependencies).
+    If a compiled tree changed since the route's plan was checked, the plan is
+    checked (and recompiled if it is this route's tree) first: the change may have
+    brought a ``yield`` dependency.
     """
 
+    #: ``CHANGES`` when this route last found it could skip the stacks; -1 when it cannot.
+    #: While nothing changed (no tree, no ``app.dependency_overrides``), one comparison
+    #: is the whole check.
+    fast = -1
+
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal fast
         request = Request(scope, receive, send)
         tracker = send if type(send) is SendTracker else SendTracker(send)
         try:
-            if not stacks_needed and not (
-                overrides_provider is not None and overrides_provider.dependency_overrides
-            ):
-                response = await handler(request)
-                await response(scope, receive, tracker)
-                return
-            awaited = False
-            async with AsyncExitStack() as request_stack:
-                scope["fastapi_inner_astack"] = request_stack
-                async with AsyncExitStack() as function_stack:
-                    scope["fastapi_function_astack"] = function_stack
-                    response = await handler(request)
-                await response(scope, receive, tracker)
-                awaited = True
-            if not awaited:
-                raise _not_awaited()
+            if fast != CHANGES[0]:
+                if plans.seen != CHANGES[0]:
+                    plans.refresh()
+                overrides = getattr(overrides_provider, "dependency_overrides", None)
+                if plans.stacks_needed or overrides:
+                    fast = -1
+                    await _in_exit_stacks(handler, request, scope, receive, tracker)
+                    return
+                # An overrides mapping that does not record its changes is asked every time.
+                fast = (
+                    -1
+                    if overrides is not None and type(overrides) is not OverridesDict
+                    else plans.seen
+                )
+            response = await handler(request)
+            await response(scope, receive, tracker)
         except Exception as exc:
             await handle_exception(
                 exc, request, scope, receive, tracker, response_started=tracker.started
             )
 
     return app
+
+
+async def _in_exit_stacks(
+    handler: Callable[[Request], Awaitable[Response]],
+    request: Request,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+) -> None:
+    awaited = False
+    async with AsyncExitStack() as request_stack:
+        scope["fastapi_inner_astack"] = request_stack
+        async with AsyncExitStack() as function_stack:
+            scope["fastapi_function_astack"] = function_stack
+            response = await handler(request)
+        await response(scope, receive, send)
+        awaited = True
+    if not awaited:
+        raise _not_awaited()
 
 
 def _not_awaited() -> FastAPIError:
@@ -135,25 +164,23 @@ def request_response(func: Callable[[Request], Awaitable[Response] | Response]) 
         if is_async_callable(func)
         else functools.partial(run_in_threadpool, func)
     )
+    # A route handler (``route.get_route_handler()``) keeps its plans current through this.
+    plans: PlanCache | None = getattr(func, "plan_cache", None)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
+        if plans is not None and plans.seen != CHANGES[0]:
+            plans.refresh()
 
         async def respond(scope: Scope, receive: Receive, send: Send) -> None:
-            awaited = False
-            async with AsyncExitStack() as request_stack:
-                scope["fastapi_inner_astack"] = request_stack
-                async with AsyncExitStack() as function_stack:
-                    scope["fastapi_function_astack"] = function_stack
-                    response = await handler(request)
-                await response(scope, receive, send)
-                awaited = True
-            if not awaited:
-                raise _not_awaited()
+            await _in_exit_stacks(handler, request, scope, receive, send)
 
         await wrap_app_handling_exceptions(respond, request)(scope, receive, send)
 
     return app
+
+
+_fastapi_request_response = request_response
 
 
 def websocket_session(func: Callable[[WebSocket], Awaitable[None]]) -> ASGIApp:
@@ -211,7 +238,7 @@ class APIRoute(Route):
         form_limits: dict[str, Any] | None = None,
     ) -> None:
         assert callable(endpoint), "An endpoint must be a callable"
-        _validate_max_body_size(max_body_size)
+        validate_max_body_size(max_body_size)
         self.path = path
         self.endpoint = endpoint
         self.summary = summary
@@ -232,7 +259,7 @@ class APIRoute(Route):
         self.generate_unique_id_function = generate_unique_id_function
         self.strict_content_type = strict_content_type
         self.max_body_size = max_body_size
-        self.form_limits = dict(form_limits) if form_limits else None
+        self.form_limits = dict(_validate_form_limits(form_limits)) or None
         self.tags = tags or []
         self.responses = responses or {}
         self.name = get_name(endpoint) if name is None else name
@@ -312,18 +339,39 @@ class APIRoute(Route):
                 type_=self.stream_item_type,
                 mode="serialization",
             )
-        self.plan = Plan(self.dependant, embed_body_fields=self._embed_body_fields)
-        # Yield dependencies need the exit stacks; so do uploaded files, closed after
-        # the response has been sent.
-        self._stacks_needed = self.plan.needs_exit_stacks or (
-            self.body_field is not None and isinstance(self.body_field.field_info, params.Form)
+        # Compiled now; recompiled when an extension changes the tree (see PlanCache).
+        self._plans = PlanCache(
+            self.dependant,
+            embed_body_fields=self._embed_body_fields,
+            form_body=self.body_field is not None
+            and isinstance(self.body_field.field_info, params.Form),
         )
         handler = self.get_route_handler()
-        self.app = api_request_response(
-            handler, self._stacks_needed, self.dependency_overrides_provider
-        )
+        if request_response is _fastapi_request_response:
+            self.app = api_request_response(
+                handler, self._plans, self.dependency_overrides_provider
+            )
+        else:  # replaced, by an extension, through fastapi.routing
+            self.app = request_response(handler)
         if max_body_size is not None:
             self.app = RequestBodyLimitMiddleware(self.app, max_body_size=max_body_size)
+
+    @property
+    def dependant(self) -> Dependant:
+        return self._dependant
+
+    @dependant.setter
+    def dependant(self, dependant: Dependant) -> None:
+        # Replaced by an extension: the next request compiles the new tree.
+        self._dependant = dependant
+        plans: PlanCache | None = getattr(self, "_plans", None)
+        if plans is not None:
+            plans.retarget(dependant)
+
+    @property
+    def plan(self) -> Plan:
+        """The route's current plan (recompiled first if its tree changed)."""
+        return self._plans.refresh()
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         return get_request_handler(
@@ -342,7 +390,7 @@ class APIRoute(Route):
             embed_body_fields=self._embed_body_fields,
             strict_content_type=self.strict_content_type,
             form_limits=self.form_limits,
-            plan=self.plan,
+            plan_cache=self._plans,
             stream_item_field=self.stream_item_field,
             is_json_stream=self.is_json_stream,
         )
@@ -384,20 +432,39 @@ def get_websocket_app(
     dependency_overrides_provider: Any | None = None,
     embed_body_fields: bool = False,
 ) -> Callable[[Any], Awaitable[None]]:
-    default_plan = Plan(dependant, embed_body_fields=embed_body_fields)
+    plans = PlanCache(dependant, embed_body_fields=embed_body_fields)
+
+    def validation_error(plan: Any, errors: Any, websocket: Any) -> WebSocketRequestValidationError:
+        context = endpoint_context(plan.call) if plan.call else {}
+        if dependant.path:
+            mount_path = websocket.scope.get("root_path", "").rstrip("/")
+            context["path"] = f"WS {mount_path}{dependant.path}"
+        return WebSocketRequestValidationError(errors, endpoint_ctx=context)
 
     async def app(websocket: Any) -> None:
-        overrides = getattr(dependency_overrides_provider, "dependency_overrides", None)
-        plan = (
-            Plan(dependant, overrides, embed_body_fields=embed_body_fields)
-            if overrides
-            else default_plan
-        )
-        values, errors, _, _ = await plan.solve(websocket)
+        if plans.seen != CHANGES[0]:
+            plans.refresh()
+        plan = plans.current(dependency_overrides_provider)
+        if not _telemetry_hooks.active:
+            values, errors, _, _ = await plan.solve(websocket)
+            if errors:
+                raise validation_error(plan, errors, websocket)
+            await plan.call(**values)  # type: ignore[misc]
+            return
+        # The same, with FastAPI's telemetry steps (no-ops for a connection not recorded).
+        data = _telemetry_hooks.data()
+        if data is not None:
+            data.websocket = websocket
+        with _telemetry_hooks.operation(name="dependencies", function=plan.call):
+            values, errors, _, _ = await plan.solve(websocket)
+            if data is not None:
+                data.values, data.errors = values, errors
         if errors:
-            raise WebSocketRequestValidationError(errors)
-        assert dependant.call is not None, "dependant.call must be a function"
-        await dependant.call(**values)
+            error = validation_error(plan, errors, websocket)
+            _telemetry_hooks.validation_failed(error)
+            raise error
+        with _telemetry_hooks.operation(name="endpoint", function=plan.call):
+            await plan.call(**values)  # type: ignore[misc]
 
     return app
 
@@ -437,10 +504,13 @@ class APIWebSocketRoute(WebSocketRoute):
         return match, child_scope
 
 
-def _merge_lifespan_context(original: Any, nested: Any) -> Any:
+def _merge_lifespan_context(original_context: Any, nested_context: Any) -> Any:
     @asynccontextmanager
     async def merged(app: Any) -> Any:
-        async with original(app) as original_state, nested(app) as nested_state:
+        async with (
+            original_context(app) as original_state,
+            nested_context(app) as nested_state,
+        ):
             if nested_state is None and original_state is None:
                 yield None
             else:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from . import params
+from ._body_limit import validate_max_body_size
+from ._frontend import FrontendFallback
 from ._response import JSONResponse, Response
 from ._routing_base import BaseRoute
 from ._starlette_applications import Starlette
@@ -18,6 +20,7 @@ from ._starlette_exceptions import StarletteHTTPException as HTTPException
 from .api_router import APIRouter
 from .api_routing import APIRoute
 from .datastructures import Default, DefaultPlaceholder, State
+from .dependencies.models import CHANGES, OverridesDict
 from .exception_handlers import (
     http_exception_handler,
     request_validation_exception_handler,
@@ -29,6 +32,9 @@ from .exceptions import (
     WebSocketRequestValidationError,
 )
 from .middleware import Middleware
+from .staticfiles import PathLike
+from .telemetry._config import TelemetryConfig, resolve_config
+from .telemetry._gate import telemetry_gate
 from .types import ASGIApp, DecoratedCallable, Lifespan
 from .utils import generate_unique_id
 
@@ -77,7 +83,7 @@ class FastAPI(Starlette):
         strict_content_type: bool = True,
         max_body_size: int | None = None,
         form_limits: dict[str, Any] | None = None,
-        telemetry: Any = None,
+        telemetry: TelemetryConfig | None = None,
         docs_cdn: bool = False,
         **extra: Any,
     ) -> None:
@@ -120,6 +126,7 @@ class FastAPI(Starlette):
         self.root_path = root_path
         self.state = State()
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        validate_max_body_size(max_body_size)
         self.max_body_size = max_body_size
         self.router: APIRouter = APIRouter(
             routes=routes,
@@ -150,7 +157,23 @@ class FastAPI(Starlette):
         )
         self.user_middleware: list[Middleware] = [] if middleware is None else list(middleware)
         self.middleware_stack: ASGIApp | None = None
+        #: Native OpenTelemetry settings (:mod:`aster.telemetry`), the app's own copy.
+        self._telemetry: TelemetryConfig = resolve_config(telemetry)
         self.setup()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "dependency_overrides":
+            # A dict that records its changes, so that routes need not read it per request;
+            # replacing it is a change too.
+            if type(value) is dict:
+                value = OverridesDict(value)
+            CHANGES[0] += 1
+        super().__setattr__(name, value)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # Startup is when the app learns whether it can record telemetry at all.
+        self._telemetry_gate = telemetry_gate(self._telemetry)
+        return super().build_middleware_stack()
 
     def setup(self) -> None:
         """Add the OpenAPI schema and docs routes (when the OpenAPI support is installed)."""
@@ -221,6 +244,17 @@ class FastAPI(Starlette):
 
     def include_router(self, router: APIRouter, **kwargs: Any) -> None:
         self.router.include_router(router, **kwargs)
+
+    def frontend(
+        self,
+        path: str,
+        *,
+        directory: PathLike,
+        fallback: FrontendFallback = "auto",
+        check_dir: bool | Literal["auto"] = "auto",
+    ) -> None:
+        """Serve a built frontend below ``path``; see :meth:`APIRouter.frontend`."""
+        self.router._add_frontend(path, directory, fallback, check_dir, stacklevel=2)
 
     def get(self, path: str, **kwargs: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.router.get(path, **kwargs)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec
 
+from aster import _telemetry_hooks
 from aster.concurrency import is_async_callable, run_in_threadpool
 
-__all__ = ["BackgroundTask", "BackgroundTasks"]
+__all__ = ["BackgroundTask", "BackgroundTasks", "StarletteBackgroundTasks"]
 
 P = ParamSpec("P")
 
@@ -46,5 +47,17 @@ class BackgroundTasks(BackgroundTask):
         self.tasks.append(BackgroundTask(func, *args, **kwargs))
 
     async def __call__(self) -> None:
+        if _telemetry_hooks.active:  # each task in a ``fastapi.background_task`` span
+            for task in self.tasks:
+                with _telemetry_hooks.operation(
+                    name="background_task", function=getattr(task, "func", task)
+                ):
+                    await task()
+            return
         for task in self.tasks:
             await task()
+
+
+#: ``fastapi.background.StarletteBackgroundTasks``: FastAPI's class adds only documentation
+#: to Starlette's, so both names are this one class.
+StarletteBackgroundTasks = BackgroundTasks

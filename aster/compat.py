@@ -12,6 +12,9 @@
   "0.165.0"``, ``starlette.__version__ == "1.10.0"``), because third-party code gates features
   on those numbers. ``aster.__version__`` is untouched; the alias modules also carry it as
   ``__aster_version__``. Attributes *set* on an alias module stay on the alias.
+* ``importlib.metadata`` finds a ``fastapi`` and a ``starlette`` distribution of those
+  versions (instrumentations such as opentelemetry-instrumentation-fastapi check it before
+  they patch anything).
 * If aster has no module for a name, the import fails with ``ModuleNotFoundError``: a real
   FastAPI or Starlette that happens to be installed is never mixed in. Modules of a real
   FastAPI/Starlette that were already imported are set aside by ``install()`` and put back by
@@ -27,13 +30,24 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.metadata
 import importlib.util
+import pathlib
 import sys
 import types
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["ALIASES", "EXPLICIT", "SHARED", "install", "installed", "target_for", "uninstall"]
+__all__ = [
+    "ALIASES",
+    "EXPLICIT",
+    "SHARED",
+    "install",
+    "installed",
+    "set_aside",
+    "target_for",
+    "uninstall",
+]
 
 #: The top-level packages that are aliased, with the version of their API aster provides.
 ALIASES: dict[str, str] = {"fastapi": "0.165.0", "starlette": "1.10.0"}
@@ -97,16 +111,55 @@ class _AliasPackage(types.ModuleType):
     """``fastapi``/``starlette``: a package whose attributes come from ``aster``."""
 
     def __getattr__(self, name: str) -> Any:
+        missing = f"module {self.__name__!r} has no attribute {name!r}"
         if name.startswith("__") and name.endswith("__") and name != "__all__":
-            raise AttributeError(name)  # keep dunders (__file__ …) honest; __all__ feeds `*`
-        return getattr(importlib.import_module(_ASTER), name)
+            raise AttributeError(missing)  # keep dunders (__spec__ …) honest; __all__ feeds `*`
+        try:
+            return getattr(importlib.import_module(_ASTER), name)
+        except AttributeError:
+            # ``import fastapi`` loads its submodules, so ``fastapi.routing`` works without
+            # ``import fastapi.routing`` (sentry-sdk relies on it): load the alias.
+            if name.startswith("_") or target_for(f"{self.__name__}.{name}") is None:
+                raise AttributeError(missing, name=name, obj=self) from None
+            try:
+                return importlib.import_module(f"{self.__name__}.{name}")
+            except ModuleNotFoundError:
+                raise AttributeError(missing, name=name, obj=self) from None
 
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(dir(importlib.import_module(_ASTER))))
 
 
+class _AliasDistribution(importlib.metadata.Distribution):
+    """Installed-package metadata for an alias: its name and the API version aster speaks.
+
+    Instrumentations check ``importlib.metadata.version("fastapi")`` before patching.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._alias = name
+
+    def read_text(self, filename: str) -> str | None:
+        if filename == "METADATA":
+            return f"Metadata-Version: 2.1\nName: {self._alias}\nVersion: {ALIASES[self._alias]}\n"
+        return None
+
+    def locate_file(self, path: Any) -> Any:
+        return pathlib.Path(__file__).parent / str(path)
+
+
 class AsterAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Finds ``fastapi…``/``starlette…`` modules and loads them as aster's module objects."""
+
+    def find_distributions(
+        self, context: importlib.metadata.DistributionFinder.Context | None = None
+    ) -> list[importlib.metadata.Distribution]:
+        """``fastapi``/``starlette`` distributions (what ``importlib.metadata`` finds)."""
+        name = getattr(context, "name", None)
+        if name is None:
+            return [_AliasDistribution(alias) for alias in ALIASES]
+        normalized = name.lower().replace("-", "_").replace(".", "_")
+        return [_AliasDistribution(normalized)] if normalized in ALIASES else []
 
     def __init__(self) -> None:
         self.aliased: set[str] = set()
@@ -121,7 +174,13 @@ class AsterAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if aster_name is None:
             return None
         if fullname in ALIASES:
-            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+            aster_module = importlib.import_module(_ASTER)
+            spec = importlib.machinery.ModuleSpec(
+                fullname, self, origin=aster_module.__file__, is_package=True
+            )
+            spec.has_location = True  # __file__ is aster's __init__.py
+            spec.submodule_search_locations = list(aster_module.__path__)
+            return spec
         try:
             module = importlib.import_module(aster_name)
         except ModuleNotFoundError as exc:
@@ -137,7 +196,11 @@ class AsterAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         if spec.name in ALIASES:
             module: types.ModuleType = _AliasPackage(spec.name)
-            module.__path__ = []  # a package, but nothing is ever found on disk under it
+            # aster's own directory: tools that read it (blockbuster, pkgutil) see aster's
+            # files. The finder above, first on sys.meta_path, answers for every name under
+            # the alias; the path finder only ever looks here for a name aster lacks, and
+            # finds nothing, so no real package is ever found on disk.
+            module.__path__ = list(spec.submodule_search_locations or [])
             module.__version__ = ALIASES[spec.name]  # type: ignore[attr-defined]
             module.__aster_version__ = importlib.import_module(_ASTER).__version__  # type: ignore[attr-defined]
             module.__doc__ = f"Alias of aster's modules under the {spec.name!r} name."
@@ -167,6 +230,12 @@ def _is_aliased_name(name: str) -> bool:
 def installed() -> bool:
     """Whether the aliases are active."""
     return _finder is not None and _finder in sys.meta_path
+
+
+def set_aside() -> list[str]:
+    """The real fastapi/starlette modules that were imported before :func:`install` (and put
+    aside by it): empty unless something imported the real package before the aliases."""
+    return sorted(_set_aside)
 
 
 def install() -> None:

@@ -33,6 +33,7 @@ and waits that must not be interrupted also shield against anyio cancel scopes.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import functools
@@ -50,6 +51,10 @@ from typing import Any, ParamSpec, TypeVar
 from ._starlette_exceptions import StarletteDeprecationWarning
 
 __all__ = [
+    "DependencyConcurrency",
+    "Semaphore",
+    "SemaphoreStatistics",
+    "WouldBlock",
     "contextmanager_in_threadpool",
     "get_cleanup_executor",
     "get_executor",
@@ -382,25 +387,154 @@ async def run_until_first_complete(
             raise task.exception()  # type: ignore[misc]
 
 
-class _DependencyConcurrency:
-    """The ``Depends(max_concurrency=n)`` limit: one semaphore per event loop."""
+class WouldBlock(Exception):
+    """``acquire_nowait()`` found no free slot (anyio's name for it)."""
+
+
+class SemaphoreStatistics:
+    """What a :class:`Semaphore` is doing: how many tasks wait for a slot (anyio's name)."""
+
+    __slots__ = ("tasks_waiting",)
+
+    def __init__(self, tasks_waiting: int) -> None:
+        self.tasks_waiting = tasks_waiting
+
+    def __repr__(self) -> str:
+        return f"SemaphoreStatistics(tasks_waiting={self.tasks_waiting})"
+
+
+class Semaphore:
+    """A first-come, first-served semaphore with anyio's interface, on plain asyncio.
+
+    ``Depends(max_concurrency=n)`` limits a dependency with one; code written for
+    FastAPI reads its ``value`` and ``statistics().tasks_waiting``.  A slot freed by
+    ``release()`` goes straight to the longest waiter, so a newcomer cannot take it
+    first; a waiter cancelled after it was handed a slot passes it on.
+    """
+
+    __slots__ = ("_value", "_max_value", "_waiters", "__weakref__")
+
+    def __init__(self, initial_value: int, *, max_value: int | None = None) -> None:
+        if initial_value < 0:
+            raise ValueError("initial_value must be >= 0")
+        if max_value is not None and max_value < initial_value:
+            raise ValueError("max_value must be equal to or higher than initial_value")
+        self._value = initial_value
+        self._max_value = max_value
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    @property
+    def value(self) -> int:
+        """Free slots."""
+        return self._value
+
+    @property
+    def max_value(self) -> int | None:
+        return self._max_value
+
+    def statistics(self) -> SemaphoreStatistics:
+        return SemaphoreStatistics(sum(1 for waiter in self._waiters if not waiter.done()))
+
+    def acquire_nowait(self) -> None:
+        """Take a slot now, or raise :class:`WouldBlock` if none is free."""
+        if self._value == 0 or self._waiters:
+            raise WouldBlock
+        self._value -= 1
+
+    async def acquire(self) -> None:
+        if self._value > 0 and not self._waiters:
+            self._value -= 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed a slot, but cancelled before taking it: pass it on
+            else:
+                try:
+                    self._waiters.remove(waiter)
+                except ValueError:
+                    pass
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot goes to this waiter, value unchanged
+                return
+        if self._max_value is not None and self._value >= self._max_value:
+            raise ValueError("semaphore released too many times")
+        self._value += 1
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        return f"<Semaphore value={self._value} waiting={self.statistics().tasks_waiting}>"
+
+
+class DependencyConcurrency:
+    """The shared limit behind one ``Depends(max_concurrency=n)`` declaration.
+
+    Every route using the declaration shares it.  A semaphore belongs to one event
+    loop, so there is one per loop (an app may be served by several, one at a time in
+    tests); they go away with their loop, and all of them with the declaration.
+    """
+
+    __slots__ = ("max_concurrency", "_semaphores", "__weakref__")
 
     def __init__(self, max_concurrency: int) -> None:
         self.max_concurrency = max_concurrency
-        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
-        self._semaphores = weakref.WeakKeyDictionary()
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
-    def get_semaphore(self) -> asyncio.Semaphore:
+    def get_semaphore(self) -> Semaphore:
+        """The semaphore of the running loop."""
         loop = asyncio.get_running_loop()
         semaphore = self._semaphores.get(loop)
         if semaphore is None:
-            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.max_concurrency)
+            semaphore = self._semaphores[loop] = Semaphore(self.max_concurrency)
         return semaphore
+
+
+#: FastAPI's name (``fastapi.concurrency._DependencyConcurrency``).
+_DependencyConcurrency = DependencyConcurrency
+
+
+@asynccontextmanager
+async def _asynccontextmanager_with_shielded_exit(
+    cm: AbstractAsyncContextManager[T], cleanup_scope: Any
+) -> AsyncGenerator[T, None]:
+    """``cm``, with ``cleanup_scope`` (an anyio ``CancelScope``) shielded while ``cm`` exits.
+
+    FastAPI's helper: the scope must have been entered before ``cm``, so that scopes
+    ``cm`` opens exit inside it.  aster's own routes use
+    :class:`aster.dependencies.exits.ShieldedExit`, which also works without anyio.
+    """
+    was_shielded = cleanup_scope.shield
+    try:
+        async with cm as value:
+            try:
+                yield value
+            finally:
+                cleanup_scope.shield = True
+    finally:
+        cleanup_scope.shield = was_shielded
+    anyio = sys.modules.get("anyio")
+    if anyio is not None:
+        await anyio.lowlevel.checkpoint_if_cancelled()
 
 
 @asynccontextmanager
 async def _contextmanager_with_concurrency_limit(
-    cm: AbstractAsyncContextManager[T], semaphore: asyncio.Semaphore
+    cm: AbstractAsyncContextManager[T], semaphore: Semaphore
 ) -> AsyncGenerator[T, None]:
     """Hold a slot of ``semaphore`` from before ``cm`` is entered until after it exits."""
     async with semaphore, cm as value:

@@ -456,3 +456,7 @@ def Default(value: DefaultType) -> DefaultType:
 
 # "Not passed" for Param/FieldInfo arguments, as in FastAPI.
 _Unset: Any = Default(None)
+
+#: ``fastapi.datastructures.StarletteUploadFile``: Starlette's ``UploadFile``; aster has one
+#: class for both (with FastAPI's schema hooks), so both names are it.
+StarletteUploadFile = UploadFile

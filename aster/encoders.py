@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import warnings
 from collections import defaultdict, deque
 from collections.abc import Callable
 from decimal import Decimal
@@ -35,6 +34,7 @@ from pydantic.types import SecretBytes, SecretStr
 from pydantic_core import PydanticUndefinedType, Url
 
 from .exceptions import PydanticV1NotSupportedError
+from .fields import is_pydantic_v1_model_instance
 from .types import IncEx
 
 try:  # deprecated since pydantic 2.0, still encoded for backwards compatibility
@@ -338,7 +338,7 @@ def _encode(
     for encoder, classes in encoders_by_class_tuples.items():
         if isinstance(obj, classes):
             return encoder(obj)
-    if _is_pydantic_v1_model(obj):
+    if is_pydantic_v1_model_instance(obj):
         raise PydanticV1NotSupportedError(
             "pydantic.v1 models are no longer supported by FastAPI."
             f" Please update the model {obj!r}."
@@ -353,13 +353,3 @@ def _encode(
             errors.append(e)
             raise ValueError(errors) from e
     return jsonable_encoder(data, include=include, exclude=exclude, **options)
-
-
-def _is_pydantic_v1_model(obj: Any) -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            from pydantic import v1
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(obj, v1.BaseModel)

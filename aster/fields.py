@@ -8,6 +8,7 @@ string, a list of repeated keys, a JSON body, a file...).
 
 from __future__ import annotations
 
+import sys
 import types
 import typing
 import warnings
@@ -26,12 +27,15 @@ from pydantic.warnings import UnsupportedFieldAttributeWarning
 from pydantic_core import PydanticUndefined, SchemaSerializer, SchemaValidator
 
 from .datastructures import UploadFile
-from .exceptions import FastAPIError
+from .exceptions import FastAPIError, PydanticV1NotSupportedError
 from .params import Body
 
 Undefined: Any = PydanticUndefined
 UnionType = types.UnionType
 PYDANTIC_VERSION_MINOR_TUPLE = tuple(int(x) for x in PYDANTIC_VERSION.split(".")[:2])
+PYDANTIC_V2 = PYDANTIC_VERSION_MINOR_TUPLE[0] == 2
+#: "No default": pydantic's own sentinel, so it round-trips through ``FieldInfo`` unchanged.
+RequiredParam: Any = PydanticUndefined
 
 _GENERIC_ALIASES: tuple[Any, ...] = (
     typing._GenericAlias,  # type: ignore[attr-defined]
@@ -166,6 +170,48 @@ def is_bytes_sequence_annotation(annotation: Any) -> bool:
 
 def is_uploadfile_sequence_annotation(annotation: Any) -> bool:
     return _sequence_of(annotation, is_uploadfile_or_nonable_uploadfile_annotation)
+
+
+def _pydantic_v1_base() -> Any:
+    """``pydantic.v1.BaseModel`` if anything imported ``pydantic.v1`` (else no v1 model exists)."""
+    v1 = sys.modules.get("pydantic.v1")
+    return getattr(v1, "BaseModel", None)
+
+
+def is_pydantic_v1_model_class(cls: Any) -> bool:
+    """A ``pydantic.v1`` model class (which aster, like FastAPI 0.165, does not accept)."""
+    base = _pydantic_v1_base()
+    return base is not None and lenient_issubclass(cls, base)
+
+
+def is_pydantic_v1_model_instance(obj: Any) -> bool:
+    base = _pydantic_v1_base()
+    return base is not None and isinstance(obj, base)
+
+
+def annotation_is_pydantic_v1(annotation: Any) -> bool:
+    """Whether the annotation is, or unions or contains, a ``pydantic.v1`` model."""
+    if is_pydantic_v1_model_class(annotation):
+        return True
+    if _is_union(get_origin(annotation)) and any(
+        is_pydantic_v1_model_class(arg) for arg in get_args(annotation)
+    ):
+        return True
+    if field_annotation_is_sequence(annotation):
+        return any(annotation_is_pydantic_v1(arg) for arg in get_args(annotation))
+    return False
+
+
+def evaluate_forwardref(
+    value: Any, globalns: dict[str, Any] | None = None, localns: dict[str, Any] | None = None
+) -> Any:
+    """A forward reference evaluated, or left as it is when it cannot be (pydantic's rule)."""
+    from pydantic._internal import _typing_extra
+
+    try_eval_type = getattr(_typing_extra, "try_eval_type", None)
+    if try_eval_type is not None:
+        return try_eval_type(value, globalns, localns)[0]
+    return _typing_extra.eval_type_lenient(value, globalns, localns)  # pragma: no cover
 
 
 # -- fields ---------------------------------------------------------------------------
@@ -319,6 +365,11 @@ def create_model_field(
     alias: str | None = None,
     mode: Literal["validation", "serialization"] = "validation",
 ) -> ModelField:
+    if annotation_is_pydantic_v1(type_):
+        raise PydanticV1NotSupportedError(
+            "pydantic.v1 models are no longer supported by FastAPI."
+            f" Please update the response model {type_!r}."
+        )
     field_info = field_info or FieldInfo(annotation=type_, default=default, alias=alias)
     try:
         return ModelField(mode=mode, name=name, field_info=field_info)

@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from . import params
+from . import _telemetry_hooks, params
 from ._endpoint_streams import item_serializer, stream_response
 from ._response import JSONResponse, Response, json_response_from_bytes, plain_json
 from .concurrency import run_in_threadpool
@@ -32,7 +32,7 @@ from .dependencies.models import (
     is_coroutine_callable,
     is_gen_callable,
 )
-from .dependencies.plan import Plan
+from .dependencies.plan import PlanCache
 from .encoders import jsonable_encoder
 from .exceptions import (
     EndpointContext,
@@ -228,10 +228,11 @@ def get_request_handler(
     dependency_overrides_provider: Any | None = None,
     embed_body_fields: bool = False,
     strict_content_type: bool | DefaultPlaceholder = DefaultPlaceholder(True),
-    form_limits: dict[str, Any] | None = None,
-    plan: Plan | None = None,
     stream_item_field: ModelField | None = None,
     is_json_stream: bool = False,
+    form_limits: dict[str, Any] | None = None,
+    *,
+    plan_cache: PlanCache | None = None,
 ) -> Callable[[Request], Coroutine[Any, Any, Response]]:
     """Compile everything the route needs into one ``handler(request) -> Response``."""
     assert dependant.call is not None, "dependant.call must be a function"
@@ -268,24 +269,12 @@ def get_request_handler(
     if is_generator:
         sse_class = lenient_issubclass(actual_class, EventSourceResponse)
         stream_kind = "sse" if sse_class else "jsonl" if is_json_stream else "raw"
-    default_plan = plan or Plan(dependant, embed_body_fields=embed_body_fields)
-    override_plans: dict[Any, Plan] = {}
+    plans = plan_cache
+    if plans is None or plans.dependant is not dependant:
+        plans = PlanCache(dependant, embed_body_fields=embed_body_fields, form_body=is_form)
+    else:
+        plans.refresh()  # an extension may have changed the tree before rebuilding the handler
     context: EndpointContext | None = None
-
-    def current_plan() -> Plan:
-        overrides = getattr(dependency_overrides_provider, "dependency_overrides", None)
-        if not overrides:
-            return default_plan
-        try:
-            key: Any = tuple(overrides.items())
-            cached = override_plans.get(key)
-        except TypeError:  # unhashable override: compile for this request only
-            return Plan(dependant, overrides, embed_body_fields=embed_body_fields)
-        if cached is None:
-            cached = override_plans[key] = Plan(
-                dependant, overrides, embed_body_fields=embed_body_fields
-            )
-        return cached
 
     def ctx(request: Request) -> EndpointContext:
         nonlocal context
@@ -297,36 +286,15 @@ def get_request_handler(
             result["path"] = f"{request.method} {mount_path}{dependant.path}"
         return result  # type: ignore[return-value]
 
-    async def app(request: Request) -> Response:
-        body: Any = Undefined
-        if body_field is not None:
-            limits = _resolve_form_limits(request.scope, form_limits) if is_form else None
-            body = await read_body(request, is_form, strict, limits, ctx)
-        plan = (
-            current_plan()
-            if dependency_overrides_provider is not None
-            and dependency_overrides_provider.dependency_overrides
-            else default_plan
-        )
-        values, errors, background, sub = await plan.solve(request, body)
-        if errors:
-            raise RequestValidationError(
-                errors, body=None if body is Undefined else body, endpoint_ctx=ctx(request)
-            )
-        if stream_kind is not None:
-            return stream_response(
-                call(**values),
-                kind=stream_kind,
-                response_class=actual_class,
-                encode=item_serializer(stream_item_field, dump_options, lambda: ctx(request)),
-                status_code=status_code,
-                sub=sub,
-                background=background,
-            )
-        if is_coroutine:
-            raw = await call(**values)
-        else:
-            raw = await run_in_threadpool(call, **values)
+    def respond(
+        request: Request, raw: Any, background: Any, sub: Response | None, validated: Any
+    ) -> Response:
+        """The endpoint's return value as the response: validated, serialised.
+
+        ``validated`` is ``(value, errors)`` when the response model was already checked (in a
+        worker thread, for a sync endpoint), else ``None``: synchronous, so both paths share
+        it without an extra await on the hot one.
+        """
         if isinstance(raw, Response):
             if raw.background is None:
                 raw.background = background
@@ -343,12 +311,9 @@ def get_request_handler(
             use_bytes = False
         else:
             use_bytes = use_dump_json
-            if is_coroutine:
-                value, errors = response_field.validate(raw, {}, loc=("response",))
-            else:  # an ORM object may do blocking I/O while its attributes are read
-                value, errors = await run_in_threadpool(
-                    response_field.validate, raw, {}, loc=("response",)
-                )
+            if validated is None:
+                validated = response_field.validate(raw, {}, loc=("response",))
+            value, errors = validated
             if errors:
                 raise ResponseValidationError(errors=errors, body=raw, endpoint_ctx=ctx(request))
             content = serializer(value)  # type: ignore[misc]
@@ -362,5 +327,100 @@ def get_request_handler(
             response = actual_class(content, status_code=code, background=background)
         return _finish(response, sub)
 
-    app.plan = default_plan  # type: ignore[attr-defined]
+    async def validate_in_thread(raw: Any) -> Any:
+        """A sync endpoint's result may be an ORM object that does blocking I/O when read."""
+        if response_field is None or isinstance(raw, Response):
+            return None
+        return await run_in_threadpool(response_field.validate, raw, {}, loc=("response",))
+
+    def stream(
+        plan: Any, values: dict[str, Any], request: Request, background: Any, sub: Any
+    ) -> Response:
+        return stream_response(
+            plan.call(**values),
+            kind=stream_kind,
+            response_class=actual_class,
+            encode=item_serializer(stream_item_field, dump_options, lambda: ctx(request)),
+            status_code=status_code,
+            sub=sub,
+            background=background,
+        )
+
+    def request_plan() -> Any:
+        # Current: whatever runs this handler (``request_response``...) checks for changes.
+        if (
+            dependency_overrides_provider is not None
+            and dependency_overrides_provider.dependency_overrides
+        ):
+            return plans.current(dependency_overrides_provider)
+        return plans.plan
+
+    async def app(request: Request) -> Response:
+        if _telemetry_hooks.active:  # some app in the process records telemetry
+            return await traced(request)
+        body: Any = Undefined
+        if body_field is not None:
+            limits = _resolve_form_limits(request.scope, form_limits) if is_form else None
+            body = await read_body(request, is_form, strict, limits, ctx)
+        plan = request_plan()
+        values, errors, background, sub = await plan.solve(request, body)
+        if errors:
+            raise RequestValidationError(
+                errors, body=None if body is Undefined else body, endpoint_ctx=ctx(request)
+            )
+        # ``plan.call``: an extension may have replaced ``route.dependant.call`` since.
+        if stream_kind is not None:
+            return stream(plan, values, request, background, sub)
+        if is_coroutine:
+            return respond(request, await plan.call(**values), background, sub, None)
+        raw = await run_in_threadpool(plan.call, **values)
+        return respond(request, raw, background, sub, await validate_in_thread(raw))
+
+    async def traced(request: Request) -> Response:
+        """``app`` with FastAPI's telemetry steps, once some app in the process records it.
+
+        Each step is a no-op for a request that is not recorded.
+        """
+        data = _telemetry_hooks.data()
+        if data is not None:
+            data.request = request
+        body: Any = Undefined
+        if body_field is not None:
+            limits = _resolve_form_limits(request.scope, form_limits) if is_form else None
+            try:
+                body = await read_body(request, is_form, strict, limits, ctx)
+            except RequestValidationError as exc:  # invalid JSON
+                _telemetry_hooks.validation_failed(exc)
+                raise
+        if data is not None:
+            data.body = None if body is Undefined else body
+        plan = request_plan()
+        with _telemetry_hooks.operation(name="dependencies", function=plan.call):
+            values, errors, background, sub = await plan.solve(request, body)
+            if data is not None:
+                data.values, data.errors = values, errors
+        if errors:
+            error = RequestValidationError(
+                errors, body=None if body is Undefined else body, endpoint_ctx=ctx(request)
+            )
+            _telemetry_hooks.validation_failed(error)
+            raise error
+        if stream_kind is not None:
+            return stream(plan, values, request, background, sub)
+        validated = None
+        if is_coroutine:
+            with _telemetry_hooks.operation(name="endpoint", function=plan.call):
+                raw = await plan.call(**values)
+        else:  # the span starts in the worker thread, around the call itself
+            raw = await run_in_threadpool(
+                _telemetry_hooks.run_sync_endpoint, function=plan.call, arguments=values
+            )
+        if isinstance(raw, Response):
+            return respond(request, raw, background, sub, None)
+        with _telemetry_hooks.operation(name="serialization", function=plan.call):
+            if not is_coroutine:
+                validated = await validate_in_thread(raw)
+            return respond(request, raw, background, sub, validated)
+
+    app.plan_cache = plans  # type: ignore[attr-defined]
     return app

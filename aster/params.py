@@ -8,7 +8,6 @@ runs per request.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from pydantic import AliasChoices, AliasPath
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from .concurrency import DependencyConcurrency
 from .exceptions import FastAPIDeprecationWarning
 
 Undefined: Any = PydanticUndefined
@@ -329,23 +329,6 @@ class File(Form):  # type: ignore[misc]
         self, default: Any = Undefined, *, media_type: str = "multipart/form-data", **kwargs: Any
     ) -> None:
         super().__init__(default, media_type=media_type, **kwargs)
-
-
-class DependencyConcurrency:
-    """The shared limit behind ``Depends(max_concurrency=N)``: one semaphore per event loop."""
-
-    def __init__(self, max_concurrency: int) -> None:
-        self.max_concurrency = max_concurrency
-        self._semaphores: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
-
-    def get_semaphore(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        semaphore = self._semaphores.get(loop)
-        if semaphore is None:
-            if len(self._semaphores) > 64:  # loops come and go (tests): forget closed ones
-                self._semaphores = {k: v for k, v in self._semaphores.items() if not k.is_closed()}
-            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.max_concurrency)
-        return semaphore
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,26 @@ import sys
 import types
 
 from . import _starlette_routing as routing
-from . import params, sse
+from . import api_routing, params, sse
+from ._body_limit import (
+    get_body_limit_error,
+    get_body_size_limit,
+    validate_max_body_size,
+    wrap_app_with_body_limit,
+)
+from ._endpoint_streams import _finite as _normalize_non_finite_floats
+from ._form_limits import _FormLimits, _validate_form_limits
 from ._response import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from ._route_contexts import (
+    RouteContext,
+    _EffectiveRouteContext,
+    _IncludedRouter,
+    _iter_included_route_candidates,
+    _iter_routes_with_context,
+    _restore_fastapi_scope_key,
+    _RouterIncludeContext,
+    iter_route_contexts,
+)
 from ._router import Host, Mount, Router
 from ._routes import Route, WebSocketRoute, iscoroutinefunction_or_partial
 from ._routing_base import (
@@ -44,13 +62,22 @@ from .api_routing import (
 )
 from .concurrency import is_async_callable, iterate_in_threadpool, run_in_threadpool
 from .datastructures import URL, Default, DefaultPlaceholder, URLPath
-from .dependencies.models import Dependant
-from .dependencies.utils import (
+from .dependencies.analysis import (
     get_dependant,
     get_parameterless_sub_dependant,
     get_stream_item_type,
     get_typed_return_annotation,
 )
+from .dependencies.body_field import get_body_field as _get_body_field
+from .dependencies.models import (
+    Dependant,
+    _is_async_gen_callable,
+    _is_coroutine_callable,
+    _is_gen_callable,
+)
+from .dependencies.shapes import get_flat_body_params as _get_flat_body_params
+from .dependencies.shapes import should_embed_body_fields as _should_embed_body_fields
+from .dependencies.solving import SolvedDependency, solve_dependencies
 from .encoders import jsonable_encoder
 from .exceptions import (
     EndpointContext,
@@ -60,6 +87,7 @@ from .exceptions import (
     WebSocketRequestValidationError,
 )
 from .fields import ModelField, Undefined, create_model_field, lenient_issubclass
+from .handlers import endpoint_context as _extract_endpoint_context
 from .handlers import get_request_handler, run_endpoint_function, serialize_response
 from .middleware import Middleware
 from .middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
@@ -67,13 +95,30 @@ from .middleware.exceptions import wrap_app_handling_exceptions
 from .requests import Request
 from .sse import KEEPALIVE_COMMENT, EventSourceResponse, ServerSentEvent, format_sse_event
 from .staticfiles import StaticFiles
+from .telemetry import get_telemetry_data
 from .types import AppType, ASGIApp, DecoratedCallable, IncEx, Lifespan, Receive, Scope, Send
 from .utils import generate_unique_id, get_value_or_default, is_body_allowed_for_status_code
 from .websockets import WebSocket
 
+#: Names that extensions replace on ``fastapi.routing`` (sentry-sdk wraps
+#: ``get_request_handler``), with the module whose code calls them: FastAPI's routes look
+#: them up in ``fastapi.routing`` when they are built, aster's in that module.
+_PATCHABLE = {
+    "get_request_handler": api_routing,
+    "request_response": api_routing,
+    "websocket_session": api_routing,
+}
+
 
 class _FastAPIRouting(types.ModuleType):
-    """This module's class: ``_PING_INTERVAL`` reads and sets ``aster.sse._PING_INTERVAL``."""
+    """This module's class: setting a :data:`_PATCHABLE` name sets it where it is used, and
+    ``_PING_INTERVAL`` reads and sets ``aster.sse._PING_INTERVAL``."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        target = _PATCHABLE.get(name)
+        if target is not None:
+            setattr(target, name, value)
+        super().__setattr__(name, value)
 
     @property
     def _PING_INTERVAL(self) -> float:
@@ -88,6 +133,30 @@ sys.modules[__name__].__class__ = _FastAPIRouting
 
 __all__ = [
     "KEEPALIVE_COMMENT",
+    "RouteContext",
+    "SolvedDependency",
+    "_EffectiveRouteContext",
+    "_FormLimits",
+    "_extract_endpoint_context",
+    "_normalize_non_finite_floats",
+    "_IncludedRouter",
+    "_iter_included_route_candidates",
+    "_iter_routes_with_context",
+    "_restore_fastapi_scope_key",
+    "_RouterIncludeContext",
+    "_get_body_field",
+    "_get_flat_body_params",
+    "_is_async_gen_callable",
+    "_is_coroutine_callable",
+    "_is_gen_callable",
+    "_should_embed_body_fields",
+    "_validate_form_limits",
+    "get_body_limit_error",
+    "get_body_size_limit",
+    "iter_route_contexts",
+    "solve_dependencies",
+    "validate_max_body_size",
+    "wrap_app_with_body_limit",
     "MAX_BODY_SIZE_SCOPE_KEY",
     "PARAM_REGEX",
     "URL",
@@ -144,6 +213,7 @@ __all__ = [
     "get_request_handler",
     "get_route_path",
     "get_stream_item_type",
+    "get_telemetry_data",
     "get_typed_return_annotation",
     "get_value_or_default",
     "get_websocket_app",

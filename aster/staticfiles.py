@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from email.utils import parsedate
 from typing import Union
 
-from ._fileresponse import FileResponse
+from ._fileresponse import FileResponse, etag_matches
 from ._response import RedirectResponse, Response
 from ._routing_base import get_route_path
 from ._starlette_exceptions import StarletteHTTPException as HTTPException
@@ -205,10 +205,7 @@ class StaticFiles:
         """
         if_none_match = request_headers.get("if-none-match")
         if if_none_match:
-            if if_none_match.strip() == "*":
-                return True
-            tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-            return response_headers["etag"] in tags
+            return etag_matches(if_none_match, response_headers["etag"])
         since = request_headers.get("if-modified-since")
         last_modified = response_headers.get("last-modified")
         if since is None or last_modified is None:

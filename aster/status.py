@@ -185,7 +185,8 @@ __deprecated__ = {old: globals()[new] for old, new in _RENAMED.items()}
 def __getattr__(name: str) -> int:
     current = _RENAMED.get(name)
     if current is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        # Starlette's name for this module (fastapi.status re-exports it), not aster's.
+        raise AttributeError(f"module 'starlette.status' has no attribute {name!r}")
     warnings.warn(
         f"'{name}' is deprecated. Use '{current}' instead.",
         StarletteDeprecationWarning,

@@ -31,6 +31,7 @@ from urllib.parse import unquote, urljoin
 
 import httpx
 
+from ._asyncio_only import ASYNCIO_ONLY
 from ._portal import LoopFactory, Portal, TaskHandle
 from ._starlette_exceptions import StarletteDeprecationWarning
 from ._testclient_ws import (
@@ -118,7 +119,11 @@ class _HTTPExchange:
         self._response_complete = asyncio.Event()
         self._chunks: asyncio.Queue[Any] = asyncio.Queue()
         self._body_done = False
+        #: The app sent its last body chunk (``_body_done`` is the test thread's view).
+        self._body_sent = False
         self._request_chunks: Iterator[bytes] | None = None
+        #: Read the request stream in a worker thread: it may read files (``files=``).
+        self._request_reads_block = not isinstance(request.stream, httpx.ByteStream)
         self._next_request_chunk: bytes | None = None
         self._request_complete = False
         self._finished = False
@@ -229,15 +234,20 @@ class _HTTPExchange:
                 return bytes(chunk)
         return None
 
+    async def _next_request_read(self) -> bytes | None:
+        if self._request_reads_block:
+            return await asyncio.to_thread(self._read_request_chunk)
+        return self._read_request_chunk()
+
     async def _receive(self) -> Message:
         if self._request_complete:
             await self._response_complete.wait()
             return {"type": "http.disconnect"}
         if self._request_chunks is None:
             self._request_chunks = iter(self.request.stream)  # type: ignore[arg-type]
-            self._next_request_chunk = self._read_request_chunk()
+            self._next_request_chunk = await self._next_request_read()
         body = self._next_request_chunk or b""
-        self._next_request_chunk = self._read_request_chunk() if body else None
+        self._next_request_chunk = await self._next_request_read() if body else None
         more_body = self._next_request_chunk is not None
         self._request_complete = not more_body
         return {"type": "http.request", "body": body, "more_body": more_body}
@@ -253,16 +263,26 @@ class _HTTPExchange:
             self._response_available.set()
         elif kind in ("http.response.body", "http.response.pathsend"):
             assert self.started, f'Received "{kind}" without "http.response.start".'
-            assert not self._response_complete.is_set(), f'Received "{kind}" after completion.'
+            assert not self._response_complete.is_set(), (
+                f'Received "{kind}" after response completed.'
+            )
+            assert not self._body_sent, f'Received "{kind}" after body completed.'
             if kind == "http.response.pathsend":
                 body, more_body = await asyncio.to_thread(_read_file, message["path"]), False
             else:
                 body, more_body = bytes(message.get("body", b"")), message.get("more_body", False)
+            self._body_sent = not more_body
             taken = asyncio.get_running_loop().create_future()
             self._chunks.put_nowait((body, not more_body, taken))
             await taken  # hand-over: the app waits until the test has taken the chunk
         elif kind == "http.response.trailers":
-            assert self.trailers_expected, 'Received "http.response.trailers" without declaring.'
+            assert self.trailers_expected, (
+                'Received "http.response.trailers" without declaring trailers.'
+            )
+            assert self._body_sent, 'Received "http.response.trailers" before body completed.'
+            assert not self._response_complete.is_set(), (
+                'Received "http.response.trailers" after response completed.'
+            )
             self.trailers.extend(message.get("headers", []))
             if not message.get("more_trailers", False):
                 self._response_complete.set()
@@ -502,7 +522,11 @@ class TestClient(httpx.Client):
 def _loop_options(backend: str, options: dict[str, Any]) -> tuple[LoopFactory | None, bool]:
     """Translate Starlette's backend arguments into a loop factory for the portal."""
     if backend != "asyncio":
-        raise NotImplementedError(f"aster's TestClient runs on asyncio only, not {backend!r}")
+        raise NotImplementedError(
+            f"TestClient(backend={backend!r}): the TestClient runs the app on asyncio "
+            "(backend='asyncio', with backend_options={'use_uvloop': True} for uvloop). "
+            + ASYNCIO_ONLY
+        )
     unknown = set(options) - {"use_uvloop", "debug", "loop_factory"}
     if unknown:
         raise TypeError(f"unsupported backend_options: {', '.join(sorted(unknown))}")

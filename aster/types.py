@@ -1,9 +1,16 @@
-"""ASGI type aliases, as ``starlette.types`` has them."""
+"""ASGI type aliases, as ``starlette.types`` has them, and ``fastapi.types``' few.
+
+One module for both names: they hold type aliases only.  ``ModelNameMap`` maps pydantic
+models (and enums) to schema names; it is spelled without pydantic so that a Starlette
+app imports nothing of it.
+"""
 
 from __future__ import annotations
 
+import types
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from contextlib import AbstractAsyncContextManager
+from enum import Enum
 from typing import Any, TypeVar
 
 AppType = TypeVar("AppType")
@@ -26,3 +33,8 @@ ExceptionHandler = HTTPExceptionHandler | WebSocketExceptionHandler
 
 DecoratedCallable = TypeVar("DecoratedCallable", bound=Callable[..., Any])
 IncEx = set[int] | set[str] | Mapping[int, Any] | Mapping[str, Any]
+
+UnionType = types.UnionType
+ModelNameMap = dict[type[Any] | type[Enum], str]
+#: A dependency's per-request cache key: ``(callable, OAuth2 scopes, scope)``.
+DependencyCacheKey = tuple[Callable[..., Any] | None, tuple[str, ...], str]

@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
-from .datastructures import DefaultPlaceholder
-from .dependencies.utils import get_path_param_names
-from .fields import create_model_field
+from pydantic.errors import PydanticSchemaGenerationError
+from pydantic.fields import FieldInfo
+
+from .datastructures import DefaultPlaceholder, DefaultType
+from .dependencies.analysis import get_path_param_names
+from .exceptions import FastAPIDeprecationWarning, PydanticV1NotSupportedError
+from .fields import _INVALID_RESPONSE_FIELD as _invalid_args_message
+from .fields import ModelField, Undefined, annotation_is_pydantic_v1, create_model_field
 
 __all__ = [
+    "DefaultPlaceholder",
+    "DefaultType",
+    "FastAPIDeprecationWarning",
+    "FieldInfo",
+    "ModelField",
+    "PydanticSchemaGenerationError",
+    "PydanticV1NotSupportedError",
+    "Undefined",
+    "_invalid_args_message",
+    "annotation_is_pydantic_v1",
     "create_model_field",
     "deep_dict_update",
+    "generate_operation_id_for_path",
     "generate_unique_id",
     "get_path_param_names",
     "get_value_or_default",
@@ -33,6 +50,18 @@ def generate_unique_id(route: Any) -> str:
     operation_id = re.sub(r"\W", "_", f"{route.name}{route.path_format}")
     assert route.methods
     return f"{operation_id}_{list(route.methods)[0].lower()}"
+
+
+def generate_operation_id_for_path(*, name: str, path: str, method: str) -> str:
+    """Deprecated in FastAPI (unused there, and here): ``name`` + ``path``, then the method."""
+    warnings.warn(
+        message="fastapi.utils.generate_operation_id_for_path() was deprecated, "
+        "it is not used internally, and will be removed soon",
+        category=FastAPIDeprecationWarning,
+        stacklevel=2,
+    )
+    operation_id = re.sub(r"\W", "_", f"{name}{path}")
+    return f"{operation_id}_{method.lower()}"
 
 
 def deep_dict_update(main_dict: dict[Any, Any], update_dict: dict[Any, Any]) -> None:

@@ -1,7 +1,12 @@
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# Pydantic loads the plugins of whatever is installed (logfire's, which the compat extra
+# brings, imports OpenTelemetry): aster's own tests, and the processes they start, load none.
+os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
 
 import pytest
 
@@ -14,3 +19,16 @@ def ws_impl(request: pytest.FixtureRequest) -> str:
     every test against each one."""
     Impl.name = request.param
     return str(request.param)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """``async def`` tests run in a fresh asyncio event loop (no plugin needed)."""
+    import asyncio
+    import inspect
+
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    names = pyfuncitem._fixtureinfo.argnames
+    asyncio.run(pyfuncitem.obj(**{name: pyfuncitem.funcargs[name] for name in names}))
+    return True

@@ -76,19 +76,22 @@ def _pump(stream, running: Running) -> None:  # type: ignore[no-untyped-def]
 
 @contextlib.contextmanager
 def serve(
-    app: str,
+    app: str | None,
     *args: str,
     cwd: str | Path | None = None,
     env: dict[str, str] | None = None,
     wait: bool = True,
     startup_timeout: float = 15.0,
     launcher: list[str] | None = None,
+    command_name: str = "run",
 ) -> Iterator[Running]:
-    """Run ``aster run <app> --port 0 <args>``; stop it with SIGTERM afterwards.
+    """Run ``aster run <app> --port 0 <args>`` (``aster dev`` with ``command_name``; no app:
+    discovery); stop it with SIGTERM afterwards.
 
     ``launcher`` replaces ``python -m aster run`` (the HTTP/2 engine spike uses it).
     """
-    command = [*(launcher or [sys.executable, "-m", "aster", "run"]), app, *args]
+    base = launcher or [sys.executable, "-m", "aster", command_name]
+    command = [*base, *([app] if app else []), *args]
     if not any(a in args for a in ("--port", "--uds", "--fd")):
         command += ["--port", "0"]
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}

@@ -52,13 +52,17 @@ STARLETTE_LAYER = frozenset(
         "aster.status",
         "aster.concurrency",
         "aster._portal",
+        "aster._asyncio_only",
         "aster._starlette_exceptions",
+        "aster._disconnect",
         # HTTP and WebSocket connections, bodies, forms
         "aster.datastructures",
         "aster.formparsers",
         "aster.requests",
         "aster.websockets",
         "aster.background",
+        # where the router, error middleware, handlers and background tasks meet telemetry
+        "aster._telemetry_hooks",
         # responses
         "aster._response",
         "aster._streaming_response",
@@ -71,6 +75,7 @@ STARLETTE_LAYER = frozenset(
         # middleware
         "aster.middleware",
         "aster.middleware.base",
+        "aster.middleware._app_driver",
         "aster.middleware.body_limit",
         "aster.middleware.cors",
         "aster.middleware.errors",
@@ -106,18 +111,23 @@ FASTAPI_LAYER = frozenset(
         "aster.param_functions",
         "aster.fields",
         "aster.encoders",
-        "aster._compat",
         "aster._form_limits",
+        "aster._body_limit",
+        "aster.logger",
+        "aster.middleware.asyncexitstack",
         "aster._json_libraries",
         "aster.sse",
         "aster.utils",
         "aster.dependencies.models",
-        "aster.dependencies.utils",
+        "aster.dependencies.shapes",
+        "aster.dependencies.analysis",
         "aster.dependencies.body_field",
         "aster.dependencies.param_values",
         "aster.dependencies.param_models",
         "aster.dependencies.body",
+        "aster.dependencies.exits",
         "aster.dependencies.plan",
+        "aster.dependencies.solving",
         "aster.security",
         "aster.security.base",
         "aster.security.utils",
@@ -128,7 +138,10 @@ FASTAPI_LAYER = frozenset(
         "aster._endpoint_streams",
         "aster.handlers",
         "aster.api_routing",
+        "aster._frontend",
+        "aster._low_priority",
         "aster.api_router",
+        "aster._route_contexts",
         "aster.exception_handlers",
         "aster.openapi",
         "aster.openapi.constants",
@@ -139,6 +152,12 @@ FASTAPI_LAYER = frozenset(
         "aster.openapi.docs",
         "aster.openapi._assets",
         "aster.openapi.setup",
+        "aster.telemetry",
+        "aster.telemetry._config",
+        "aster.telemetry._api",
+        "aster.telemetry._asgi",
+        "aster.telemetry._runtime",
+        "aster.telemetry._gate",
         "aster.applications",
     }
 )
@@ -146,6 +165,8 @@ FASTAPI_LAYER = frozenset(
 #: Public module paths that only re-export, with the real module each one stands for.
 FACES = {
     "aster.routing": "fastapi.routing",
+    "aster.dependencies.utils": "fastapi.dependencies.utils",
+    "aster._compat": "fastapi._compat",
     "aster.responses": "fastapi.responses",
     "aster._starlette_routing": "starlette.routing",
     "aster._starlette_responses": "starlette.responses",
@@ -170,6 +191,7 @@ DYNAMIC_IMPORTS = {
     "aster.status": "__getattr__ warns on Starlette's deprecated status-code names",
     "aster._json_libraries": "imports ujson or orjson, optional libraries, on first use",
     "aster.server.config": "loads the user's app, and checks the --ws implementation exists",
+    "aster.server.discover": "imports the user's module a path names, to find the app in it",
 }
 
 

@@ -95,7 +95,8 @@ def assert_clean_error(result: subprocess.CompletedProcess[str], message: str) -
     [
         (
             "tests.apps.life_app",
-            'import string "tests.apps.life_app" must be in the format "<module>:<attribute>"',
+            '"tests.apps.life_app" is not a file or directory, and as an import string it '
+            'must be in the format "<module>:<attribute>"',
         ),
         (
             "tests.apps.life_app:",

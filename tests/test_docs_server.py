@@ -236,7 +236,11 @@ def test_openapi_command_app_dir_factory_and_unicode(tmp_path: Path) -> None:
     [
         ("tests.apps.fw_docs:nope", 'attribute "nope" not found in module "tests.apps.fw_docs"'),
         ("tests.apps.nowhere:app", 'could not import module "tests.apps.nowhere"'),
-        ("fw_docs", 'import string "fw_docs" must be in the format "<module>:<attribute>"'),
+        (
+            "fw_docs",
+            '"fw_docs" is not a file or directory, and as an import string it must be '
+            'in the format "<module>:<attribute>"',
+        ),
         (
             "tests.apps.proto_echo:app",
             'the app "tests.apps.proto_echo:app" has no OpenAPI schema '
@@ -272,12 +276,14 @@ def test_openapi_command_schema_failure_is_one_line(tmp_path: Path) -> None:
 
 
 def test_openapi_command_usage_errors() -> None:
+    # No app: discovery looks for main.py and the like (there are none in the repo root).
     result = aster("openapi")
-    assert result.returncode == 2
-    assert result.stderr.startswith("usage: aster openapi ")
-    assert result.stderr.splitlines()[-1] == (
-        "aster openapi: error: the following arguments are required: app"
-    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "ERROR     no app given, and none of main.py, app.py, api.py, app/main.py, "
+        "app/app.py, app/api.py exists here; name a file or package "
+        "(aster run path/to/main.py) or an import string (module:app)"
+    ]
     unknown = aster("openapi", APP, "--port", "1")
     assert unknown.returncode == 2
     assert (

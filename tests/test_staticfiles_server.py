@@ -163,7 +163,9 @@ def test_if_range(server: Running, root: Path) -> None:
 # --- conditional requests ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("form", ["{etag}", "W/{etag}", '"other", {etag}', " * "])
+@pytest.mark.parametrize(
+    "form", ["{etag}", "W/{etag}", '"other", {etag}', " * ", '"other", *', '"a,b", W/{etag}']
+)
 def test_if_none_match_is_304(server: Running, root: Path, form: str) -> None:
     etag = etag_of(root / "static/data.bin")
     header = form.format(etag=etag)
@@ -172,8 +174,9 @@ def test_if_none_match_is_304(server: Running, root: Path, form: str) -> None:
     assert app_headers(headers) == {"etag": etag}  # only the cache headers are kept
 
 
-def test_stale_etag_gets_the_file(server: Running) -> None:
-    status, _, body = curl("-H", 'If-None-Match: "stale"', f"{server.url}/static/data.bin")
+@pytest.mark.parametrize("header", ['"stale"', '"*"', '"foo,*,bar"', '"stale", W/"older"'])
+def test_stale_etag_gets_the_file(server: Running, header: str) -> None:
+    status, _, body = curl("-H", f"If-None-Match: {header}", f"{server.url}/static/data.bin")
     assert (status, body) == (200, DATA)
 
 

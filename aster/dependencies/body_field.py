@@ -23,12 +23,12 @@ from pydantic_core import CoreSchema
 
 from .. import params
 from ..fields import ModelField, create_body_model, create_model_field, get_cached_model_fields
-from .utils import get_form_models, get_param_aliases, get_validation_alias
+from .shapes import get_form_models, get_param_aliases, get_validation_alias
 
 __all__ = ["get_body_field"]
 
 
-def _model_schema(
+def _get_form_model_schema(
     model: type[BaseModel], core_schema: CoreSchema, handler: GetJsonSchemaHandler
 ) -> dict[str, Any]:
     """``model``'s schema with its properties renamed to the keys a form must use."""
@@ -87,7 +87,7 @@ def _absent(models: list[type[BaseModel]]) -> dict[str, Any]:
     return {"not": {"anyOf": [{"required": [name]} for name in names]}} if names else {}
 
 
-def _flatten(body_params: list[ModelField], schema: dict[str, Any]) -> None:
+def _apply_form_body_schema(body_params: list[ModelField], schema: dict[str, Any]) -> None:
     """``json_schema_extra`` of the body model: ``field_N`` properties become the form's keys."""
 
     parameter_schemas = schema.pop("properties")
@@ -138,13 +138,14 @@ def _form_body_model_fields(
         if len(models) == 1:
             model = models[0]
             annotated: Any = Annotated[
-                model, GetPydanticSchema(get_pydantic_json_schema=partial(_model_schema, model))
+                model,
+                GetPydanticSchema(get_pydantic_json_schema=partial(_get_form_model_schema, model)),
             ]
             info.annotation = annotated if info.annotation is model else annotated | None
         info.alias = info.validation_alias = info.serialization_alias = f"field_{index}"
         info.title = info.title or param.name.replace("_", " ").title()
         fields.append(ModelField(name=f"field_{index}", field_info=info))
-    config = ConfigDict(json_schema_extra=partial(_flatten, body_params))  # type: ignore[typeddict-item]
+    config = ConfigDict(json_schema_extra=partial(_apply_form_body_schema, body_params))  # type: ignore[typeddict-item]
     return fields, config
 
 

@@ -15,11 +15,14 @@ from ..datastructures import Headers, ImmutableMultiDict
 from ..fields import field_annotation_is_sequence, get_cached_model_fields
 from ..params import Undefined
 from .param_values import read_value, validate_value
-from .utils import get_param_aliases, is_json_field
+from .shapes import get_param_aliases, is_json_field
 
 
-def _extras(source: Mapping[str, Any], processed: set[str]) -> Iterator[tuple[str, Any]]:
+def _get_multidict_extras(
+    received_params: Mapping[str, Any], processed_keys: set[str]
+) -> Iterator[tuple[str, Any]]:
     """Keys the model did not claim; repeated ones become lists, as the model's extras."""
+    source, processed = received_params, processed_keys
     if isinstance(source, ImmutableMultiDict):
         items = source.multi_items()
     elif isinstance(source, Headers):
@@ -51,10 +54,9 @@ def read_param_model(reader: Any, source: Mapping[str, Any]) -> tuple[Any, list[
         aliases = get_param_aliases(field, convert_underscores=convert)
         own_names.update(name.lower() if is_headers else name for _, name in aliases)
         alias, request_alias = next((pair for pair in aliases if pair[1] in source), aliases[0])
-        multi = not is_json_field(field) and field_annotation_is_sequence(
-            field.field_info.annotation
-        )
-        value = read_value(source, request_alias, multi)
+        sequence = field_annotation_is_sequence(field.field_info.annotation)
+        multi = not is_json_field(field) and sequence
+        value = read_value(source, request_alias, multi, sequence)
         if value is not Undefined:
             collected[alias] = value
         if is_headers:
@@ -66,7 +68,7 @@ def read_param_model(reader: Any, source: Mapping[str, Any]) -> tuple[Any, list[
                 header_aliases[field.name] = request_alias
         else:
             processed.add(request_alias)
-    collected.update(_extras(source, processed))
+    collected.update(_get_multidict_extras(source, processed))
     value: Any = collected
     extra_policy = model.model_config.get("extra")
     if field_info.annotation is not model and not (

@@ -15,12 +15,16 @@ Semantics follow FastAPI's ``solve_dependencies``:
   each consulting the cache, exactly as the recursive walk would);
 * ``app.dependency_overrides`` swap a sub-dependency's callable (recursively);
   a plan is compiled once per distinct overrides mapping.
+
+A route keeps its plans in a :class:`PlanCache`, which recompiles them when an
+extension changed the route's tree after it was compiled (appended a dependency,
+replaced a callable).  The per-request check is one integer comparison with
+:data:`aster.dependencies.models.CHANGES`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,24 +32,29 @@ from pydantic import ValidationError
 from .. import params
 from .._response import Response
 from ..background import BackgroundTasks
-from ..concurrency import contextmanager_in_threadpool, run_in_threadpool
+from ..concurrency import run_in_threadpool
 from ..fields import (
     errors_with_loc,
 )
 from ..requests import Request
 from ..security.oauth2 import SecurityScopes
+from .analysis import get_dependant
 from .body import BodyReader
+from .exits import enter_generator
 from .models import (
+    CHANGES,
     Dependant,
     get_cache_key,
     get_oauth_scopes,
     is_async_gen_callable,
     is_coroutine_callable,
     is_gen_callable,
+    same_snapshot,
+    seal,
+    snapshot,
 )
 from .param_models import read_param_model
 from .param_values import ParamReader, read_value, validate_value
-from .utils import get_dependant
 
 Undefined = params.Undefined
 CALL_ASYNC, CALL_SYNC, CALL_ASYNC_GEN, CALL_GEN = 0, 1, 2, 3
@@ -77,7 +86,9 @@ def read_params(
             if len(aliases) > 1:
                 alias = next((a for a in aliases if a in source), alias)
             value, reader_errors = validate_value(
-                reader, read_value(source, alias, reader.multi), (reader.location, alias)
+                reader,
+                read_value(source, alias, reader.multi, reader.sequence),
+                (reader.location, alias),
             )
         if reader_errors:
             errors.extend(reader_errors)
@@ -190,6 +201,7 @@ class Plan:
         self.steps: list[Step] = []
         self._add(dependant, dependant, overrides or {}, is_root=True)
         self.endpoint = self.steps[-1]
+        self.call = self.endpoint.call
         self.needs_exit_stacks = any(s.kind in (CALL_GEN, CALL_ASYNC_GEN) for s in self.steps[:-1])
         self.needs_response = any(s.response_name for s in self.steps)
         #: Only the endpoint, no dependencies: the common case, solved without the loop.
@@ -203,6 +215,8 @@ class Plan:
         *,
         is_root: bool = False,
     ) -> int:
+        seal(dependant)
+        seal(original)
         children = []
         for sub in dependant.dependencies:
             use = sub
@@ -221,27 +235,38 @@ class Plan:
         return len(self.steps) - 1
 
     async def solve(
-        self, request: Any, body: Any = Undefined, *, response: Response | None = None
+        self,
+        request: Any,
+        body: Any = Undefined,
+        *,
+        response: Response | None = None,
+        cache: dict[Any, Any] | None = None,
+        background: BackgroundTasks | None = None,
     ) -> Solved:
+        """Solve every dependency and read the last step's inputs (the last step is not called).
+
+        ``cache`` (results by cache key) and ``background`` may be shared with the
+        caller, as FastAPI's ``solve_dependencies`` shares them.
+        """
         if self.simple:
             values: dict[str, Any] = {}
             endpoint = self.endpoint
             errors = await _read_inputs(endpoint, request, body, values)
             if not endpoint.has_injections:
-                return values, errors, None, response
+                return values, errors, background, response
             if response is None and self.needs_response:
-                response = _sub_response()
-            background = _inject(endpoint, request, values, None, response)
+                response = sub_response()
+            background = _inject(endpoint, request, values, background, response)
             return values, errors, background, response
         steps = self.steps
         last = len(steps) - 1
         results: list[Any] = [None] * len(steps)
         failed = [False] * len(steps)
         errors = []
-        cache: dict[Any, Any] = {}
-        background: BackgroundTasks | None = None
+        if cache is None:
+            cache = {}
         if response is None and self.needs_response:
-            response = _sub_response()
+            response = sub_response()
         values = {}
         for index, step in enumerate(steps):
             values = {}
@@ -271,6 +296,81 @@ class Plan:
         return values, errors, background, response
 
 
+class PlanCache:
+    """A route's plans: the default one, one per dependency-overrides mapping, kept current.
+
+    Compiled when the route is built.  An extension may change the route's ``Dependant``
+    tree afterwards (``route.dependant.dependencies.append(...)``, or replace
+    ``route.dependant``); any change to a compiled tree bumps ``CHANGES``, and the next
+    request that sees a new count compares the tree with the snapshot taken when it was
+    compiled, recompiling only if this route's tree is the one that changed.
+    """
+
+    __slots__ = (
+        "dependant",
+        "embed_body_fields",
+        "form_body",
+        "plan",
+        "seen",
+        "stacks_needed",
+        "_snapshot",
+        "_override_plans",
+    )
+
+    def __init__(
+        self, dependant: Dependant, *, embed_body_fields: bool = False, form_body: bool = False
+    ) -> None:
+        self.dependant = dependant
+        self.embed_body_fields = embed_body_fields
+        #: Uploaded files are closed by the request's exit stack, after the response.
+        self.form_body = form_body
+        self._compile()
+
+    def _compile(self) -> None:
+        self.plan = Plan(self.dependant, embed_body_fields=self.embed_body_fields)
+        self._snapshot = snapshot(self.dependant)
+        self._override_plans: dict[Any, Plan] = {}
+        #: Whether requests need the exit stacks (dependencies with ``yield``, uploads).
+        self.stacks_needed = self.plan.needs_exit_stacks or self.form_body
+        self._checked()
+
+    def _checked(self) -> None:
+        self.seen = CHANGES[0]
+
+    def retarget(self, dependant: Dependant) -> None:
+        """The route's ``dependant`` was replaced: compile the new one at the next check."""
+        self.dependant = dependant
+        self.seen = -1
+        CHANGES[0] += 1  # routes that skip checks while nothing changed must look again
+
+    def refresh(self) -> Plan:
+        """The default plan, recompiled first if this route's tree changed."""
+        if self.seen != CHANGES[0]:
+            if self.seen != -1 and same_snapshot(self._snapshot, snapshot(self.dependant)):
+                self._override_plans.clear()  # an override's own tree may have changed
+                self._checked()
+            else:
+                self._compile()
+        return self.plan
+
+    def current(self, overrides_provider: Any) -> Plan:
+        """The plan for the active overrides (or the default plan, if there are none)."""
+        plan = self.plan
+        overrides = getattr(overrides_provider, "dependency_overrides", None)
+        if not overrides:
+            return plan
+        try:
+            key: Any = tuple(overrides.items())
+            cached = self._override_plans.get(key)
+        except TypeError:  # an unhashable override: compile for this request only
+            return Plan(self.dependant, overrides, embed_body_fields=self.embed_body_fields)
+        if cached is None:
+            cached = self._override_plans[key] = Plan(
+                self.dependant, overrides, embed_body_fields=self.embed_body_fields
+            )
+        return cached
+
+
 async def _read_inputs(
     step: Step, request: Any, body: Any, values: dict[str, Any]
 ) -> list[dict[str, Any]]:
@@ -290,7 +390,7 @@ async def _read_inputs(
     return errors
 
 
-def _sub_response() -> Response:
+def sub_response() -> Response:
     """The ``Response`` a handler may take to set status, headers and cookies."""
     response = Response()
     del response.headers["content-length"]
@@ -335,20 +435,11 @@ async def _call(step: Step, values: dict[str, Any], request: Any) -> Any:
                 return await call(**values)  # type: ignore[misc]
             return await run_in_threadpool(call, **values)  # type: ignore[arg-type]
     scope = request.scope
-    stack: AsyncExitStack = scope[
-        "fastapi_function_astack" if step.function_scoped else "fastapi_inner_astack"
-    ]
-    if kind == CALL_ASYNC_GEN:
-        manager: Any = asynccontextmanager(call)(**values)  # type: ignore[arg-type]
-    else:
-        manager = contextmanager_in_threadpool(contextmanager(call)(**values))  # type: ignore[arg-type]
-    if step.concurrency is not None:
-        manager = _limited(manager, step.concurrency)
-    return await stack.enter_async_context(manager)
-
-
-@asynccontextmanager
-async def _limited(manager: Any, concurrency: params.DependencyConcurrency) -> Any:
-    """Hold the dependency's concurrency slot until its exit code has run."""
-    async with concurrency.get_semaphore(), manager as value:
-        yield value
+    return await enter_generator(
+        call,
+        values,
+        is_async=kind == CALL_ASYNC_GEN,
+        stack=scope["fastapi_function_astack" if step.function_scoped else "fastapi_inner_astack"],
+        scope=scope,
+        concurrency=step.concurrency,
+    )

@@ -1,22 +1,26 @@
-"""``BaseHTTPMiddleware``: ``dispatch(request, call_next)`` middleware without Starlette's defects.
+"""``BaseHTTPMiddleware``: ``dispatch(request, call_next)`` middleware, with Starlette's rules.
 
 Starlette runs the downstream app in a separate task and passes its messages
-through a memory stream.  That is the root of its known problems: context
-variables set by the endpoint are lost, the body a middleware read is gone,
-and the stream's hand-offs cost a task switch per message.  Here the app runs
-in the *caller's own task*: :class:`_AppDriver` steps the app's coroutine
-from inside dispatch's await chain and pauses it whenever it calls ``send``.
+through a memory stream, so context variables set by the endpoint are lost and
+every hand-off costs a task switch.  Here the app runs in the *caller's own
+task*: :class:`~aster.middleware._app_driver._AppDriver` steps the app's
+coroutine from inside dispatch's await chain and pauses it whenever it sends.
 
 * ``call_next`` steps the app until it sends ``http.response.start`` and
   returns a response whose body iterator resumes it chunk by chunk.  Whatever
   the endpoint set in a ``ContextVar`` is visible to dispatch afterwards.
-* Each chunk goes out as soon as the app produces it: streaming streams.
-* The app's final ``more_body: False`` message is forwarded to the server
-  before the app is resumed, so its background tasks run after the response
-  went out.
-* What dispatch reads of the body is recorded and replayed to the app.
+* Each chunk goes out as soon as the app produces it, as Starlette sends it:
+  the chunk with ``more_body: True``, and at the end an empty ``more_body:
+  False``.  The app stays paused in its last ``send`` until the middleware's
+  response is out, so its background work runs after it (other requests first).
+* The body and the disconnect follow Starlette's ``_CachedRequest`` (see
+  :class:`_CachedRequest`); an error the app raises before responding comes out
+  of ``call_next`` with Starlette's exception chain.
 * An error the server's ``send`` raises (a client gone away) is raised inside
-  the app at its own ``send``, exactly where it would arise without middleware.
+  the app at its own ``send``, where it would arise without the middleware; an
+  app that sends again after that is cancelled.  An app whose response dispatch
+  discarded gets ``http.disconnect`` from ``receive`` and, from ASGI 2.4, an
+  ``OSError`` from ``send``, so an endless stream cannot keep the task busy.
 
 Messages sent from *another* task (an app that streams from a task it spawned)
 are queued and delivered in order too, and the await chain wakes up for them.
@@ -25,246 +29,130 @@ are queued and delivered in order too, and the await chain wakes up for them.
 from __future__ import annotations
 
 import asyncio
-import sys
-import types
-from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator, Mapping
-from typing import Any
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from typing import Any, NoReturn
 
+from .._disconnect import send_raises_on_disconnect
 from .._response import Response
 from ..requests import Request
 from ..types import ASGIApp, Message, Receive, Scope, Send
+from ._app_driver import ResponseGone, _AppDriver
 
-__all__ = ["BaseHTTPMiddleware", "DispatchFunction", "RequestResponseEndpoint"]
+__all__ = ["BaseHTTPMiddleware", "DispatchFunction", "RequestResponseEndpoint", "ResponseGone"]
 
 RequestResponseEndpoint = Callable[[Request], Awaitable[Response]]
 DispatchFunction = Callable[[Request, RequestResponseEndpoint], Awaitable[Response]]
 
 
-class _Pause:
-    """Yielded by the app's ``send`` to hand control back to the driver (never to the loop)."""
-
-    __slots__ = ()
-
-    def __await__(self) -> Generator[Any, None, None]:
-        yield self
+class _AppEnded(Exception):
+    """The app ended before sending a response: what its error is re-raised in."""
 
 
-_PAUSE = _Pause()
+def _reraise(exc: Exception) -> NoReturn:
+    """Raise the app's error from ``call_next`` with the chain Starlette gives it.
 
-if sys.version_info >= (3, 12):
-    # Eager tasks (3.12+) can run another task's code inside one of our steps, so a
-    # send() call must check which task it comes from (this is C code there).
-    _current_owner: Callable[[], Any] = asyncio.current_task
-else:
+    Starlette re-raises it inside its stream's end-of-stream handler, as ``raise exc
+    from (cause or context)``: an implicit context becomes the explicit cause (error
+    reporters read ``__cause__``), and ``__context__`` is the suppressed end of stream.
+    """
+    cause = exc.__cause__
+    if cause is None and not exc.__suppress_context__:
+        context = exc.__context__
+        cause = None if isinstance(context, _AppEnded) else context
+    try:
+        raise _AppEnded
+    except _AppEnded:
+        raise exc from cause
 
-    def _current_owner() -> Any:
-        return True  # nothing but the stepped await chain can run during a step
 
+class _CachedRequest(Request):
+    """The request ``dispatch`` gets; ``receive_for_app`` is the ``receive`` the app gets.
 
-class _AppDriver:
-    """Runs an ASGI app's coroutine step by step inside the current task.
-
-    ``next_message()`` resumes the app until it sends something and returns
-    that message (``None`` once the app has returned); the app stays suspended
-    in its ``send`` until the next call, which can also raise an exception
-    there.  Futures the app awaits are awaited on its behalf, so it runs in the
-    caller's task and context.
+    The body follows Starlette's rules.  What dispatch read with ``body()`` (or
+    ``json()``) is handed to the app whole.  After dispatch consumed ``stream()`` the
+    app gets an empty body: a stream is not kept, so a large upload is never held in
+    memory.  Body nobody has read yet reaches the app as it arrives, read through this
+    request, so a ``stream()`` in dispatch after the app consumed the body raises
+    "Stream consumed" rather than waiting forever.  Once the body is done the app may
+    poll for the disconnect as often as it likes (the server's one ``http.disconnect``
+    answers every later poll), and once the response is out the app's ``receive``
+    answers ``http.disconnect``, waking a poll that is waiting.
     """
 
-    __slots__ = (
-        "coro",
-        "loop",
-        "stepping",
-        "outbox",
-        "held",
-        "held_ack",
-        "pending",
-        "resume_exc",
-        "finished",
-        "inbox",
-        "waker",
-    )
+    _wrapped_rcv_disconnected = False
+    _wrapped_rcv_consumed = False
+    _response_sent = False
+    _sent: asyncio.Future[None] | None = None
+    _poll: asyncio.Task[Message] | None = None
 
-    def __init__(self, app: ASGIApp, scope: Scope, receive: Receive) -> None:
-        self.coro: Coroutine[Any, Any, None] = app(scope, receive, self.send)  # type: ignore[assignment]
-        self.loop = asyncio.get_running_loop()
-        # Who runs the app's code right now (inside coro.send()), else None.
-        self.stepping: Any = None
-        self.outbox: Message | None = None
-        self.held = False  # the app is suspended in send() with the last message
-        self.held_ack: asyncio.Future[None] | None = None  # same, for a message from another task
-        self.pending: Any = None  # the future the app is waiting on
-        self.resume_exc: BaseException | None = None
-        self.finished = False
-        self.inbox: deque[tuple[Message, asyncio.Future[None]]] | None = None
-        self.waker: asyncio.Future[None] | None = None
-
-    async def send(self, message: Message) -> None:
-        """The ``send`` the app is given."""
-        stepping = self.stepping
-        if stepping is not None and stepping is _current_owner():
-            # Called from the app's own await chain: pause it right here.
-            self.outbox = message
-            await _PAUSE
-            return
-        # Called from another task: queue the message and wait until it is taken.
-        if self.finished:
-            return
-        ack = self.loop.create_future()
-        if self.inbox is None:
-            self.inbox = deque()
-        self.inbox.append((message, ack))
-        self._wake()
-        await ack
-
-    def _wake(self, _: object = None) -> None:
-        waker = self.waker
-        if waker is not None and not waker.done():
-            waker.set_result(None)
-
-    def release(self, exc: BaseException | None) -> None:
-        """Let the sender of the last message go on, raising ``exc`` in it if given."""
-        if self.held:
-            self.held = False
-            self.resume_exc = exc
-        elif self.held_ack is not None:
-            ack, self.held_ack = self.held_ack, None
-            if exc is None:
-                ack.set_result(None)
-            else:
-                ack.set_exception(exc)
-
-    @types.coroutine
-    def next_message(self, exc: BaseException | None = None) -> Generator[Any, Any, Message | None]:
-        """Release the last message's sender, then run the app until it sends again."""
-        self.release(exc)
-        coro = self.coro
-        owner = _current_owner()
-        while True:
-            if self.held:
-                return self.outbox
-            if self.inbox:
-                message, self.held_ack = self.inbox.popleft()
-                return message
-            if self.finished:
-                return None
-            pending = self.pending
-            if pending is not None and not pending.done():
-                # Wait for it, but also wake up for a message sent from another task.
-                waker = self.waker = self.loop.create_future()
-                pending.add_done_callback(self._wake)
-                waker._asyncio_future_blocking = True
-                try:
-                    yield waker
-                except GeneratorExit:
-                    self._close()
-                    raise
-                except BaseException as thrown:
-                    # Our task was cancelled (or something was thrown into it): pass it
-                    # on the way asyncio would have if the app awaited directly.
-                    pending.remove_done_callback(self._wake)
-                    self.waker = None
-                    if isinstance(thrown, asyncio.CancelledError) and pending.cancel(
-                        *thrown.args[:1]
-                    ):
-                        continue  # the app sees the cancellation once it is resumed
-                    self.resume_exc = thrown
-                else:
-                    self.waker = None
-                    pending.remove_done_callback(self._wake)
-                    if not pending.done():
-                        continue  # woken for a queued message
-            self.pending = None
-            # Resume the app.
-            thrown, self.resume_exc = self.resume_exc, None
-            self.stepping = owner
-            try:
-                if thrown is None:
-                    yielded = coro.send(None)
-                else:
-                    yielded = coro.throw(thrown)
-            except StopIteration:
-                self._finish()
-                return None
-            except BaseException:
-                self._finish()
-                raise
-            finally:
-                self.stepping = None
-            if yielded is _PAUSE:
-                self.held = True
-            elif getattr(yielded, "_asyncio_future_blocking", None):
-                yielded._asyncio_future_blocking = False
-                self.pending = yielded
-            else:
-                # A bare yield (asyncio.sleep(0)) or something only the loop understands.
-                try:
-                    yield yielded
-                except GeneratorExit:
-                    self._close()
-                    raise
-                except BaseException as thrown_in:
-                    self.resume_exc = thrown_in
-
-    def _close(self) -> None:
-        """The caller's await chain is being closed: close the app with it."""
-        if self.pending is not None:
-            self.pending.remove_done_callback(self._wake)
-        self.coro.close()
-        self._finish()
-
-    def _finish(self) -> None:
-        self.finished = True
-        for _, ack in self.inbox or ():
-            if not ack.done():
-                ack.set_result(None)
-
-    async def drain(self) -> None:
-        """Run the app to its end, discarding what it sends (the response went out already)."""
-        while await self.next_message() is not None:
-            pass
-
-    async def abort(self) -> None:
-        """Cancel the app (dispatch failed) and let it unwind."""
-        if self.finished:
-            return
-        if self.pending is not None and not self.pending.done():
-            self.pending.cancel()
-        else:
-            self.release(asyncio.CancelledError())
-            if self.resume_exc is None:
-                self.resume_exc = asyncio.CancelledError()
-        try:
-            await self.drain()
-        except (Exception, asyncio.CancelledError):
-            pass  # the error that made us abort is the one worth reporting
-
-
-class _BodyTap:
-    """Records the body messages dispatch reads and replays them to the app."""
-
-    __slots__ = ("receive", "replay", "app_started", "response_sent")
-
-    def __init__(self, receive: Receive) -> None:
-        self.receive = receive
-        self.replay: deque[Message] = deque()
-        self.app_started = False
-        self.response_sent = False
-
-    async def for_dispatch(self) -> Message:
-        message = await self.receive()
-        if not self.app_started:
-            self.replay.append(message)
-        return message
-
-    async def for_app(self) -> Message:
-        self.app_started = True
-        if self.replay:
-            return self.replay.popleft()
-        if self.response_sent:
+    async def wrapped_receive(self) -> Message:
+        """The next message for the app, read through this request (Starlette's name)."""
+        if self._wrapped_rcv_disconnected:
             return {"type": "http.disconnect"}
-        return await self.receive()
+        if self._wrapped_rcv_consumed:
+            if self._is_disconnected:
+                self._wrapped_rcv_disconnected = True
+                return {"type": "http.disconnect"}
+            message = await self._receive()
+            if message["type"] != "http.disconnect":
+                raise RuntimeError(f"Unexpected message received: {message['type']}")
+            self._wrapped_rcv_disconnected = self._is_disconnected = True
+            return message
+        body = self._recorded_body()
+        if body is not None:  # dispatch read it with body()
+            self._wrapped_rcv_consumed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        if self._stream_consumed:  # dispatch consumed stream(): nothing is left
+            self._wrapped_rcv_consumed = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        while True:  # the next chunk nobody has read, as stream() would yield it
+            message = self._early_message
+            if message is None:
+                message = await self._receive()
+            else:
+                self._early_message = None
+            kind = message["type"]
+            if kind == "http.request":
+                chunk = message.get("body", b"")
+                more_body = message.get("more_body", False)
+                if not more_body:
+                    self._stream_consumed = self._wrapped_rcv_consumed = True
+                if chunk or not more_body:
+                    return {"type": "http.request", "body": chunk, "more_body": more_body}
+            elif kind == "http.disconnect":
+                self._is_disconnected = self._wrapped_rcv_disconnected = True
+                return {"type": "http.disconnect"}
+
+    async def receive_for_app(self) -> Message:
+        if self._response_sent:
+            return {"type": "http.disconnect"}
+        if not self._wrapped_rcv_consumed or self._wrapped_rcv_disconnected:
+            return await self.wrapped_receive()
+        # Only http.disconnect can come now, maybe never: wait for it, or for the response
+        # to go out.  The poll is a task, kept if we are cancelled, so no message is lost.
+        poll = self._poll
+        if poll is None:
+            poll = self._poll = asyncio.get_running_loop().create_task(self.wrapped_receive())
+        if not poll.done():
+            sent = self._sent
+            if sent is None:
+                sent = self._sent = asyncio.get_running_loop().create_future()
+            await asyncio.wait((poll, sent), return_when=asyncio.FIRST_COMPLETED)
+            if not poll.done():
+                return {"type": "http.disconnect"}  # the response is out
+        self._poll = None
+        return poll.result()
+
+    def response_done(self) -> None:
+        """The response is out (or abandoned): the app's ``receive`` says disconnect now."""
+        self._response_sent = True
+        sent = self._sent
+        if sent is not None and not sent.done():
+            sent.set_result(None)
+        poll = self._poll
+        if poll is not None:
+            self._poll = None
+            poll.cancel()
 
 
 class _DownstreamResponse(Response):
@@ -331,31 +219,39 @@ class _DownstreamResponse(Response):
             await self.background()
 
     async def _relay(self, send: Send) -> None:
-        """Forward the app's body messages one for one; errors from ``send`` go back to it."""
+        """Forward the app's body as Starlette does: each chunk, then an empty final message.
+
+        An error from ``send`` (the client is gone) is raised in the app at its own
+        ``send``, where it would arise without the middleware.  An app that sends again
+        after that is cancelled and the error raised here: it would never stop.
+        """
         driver = self._driver
         error: BaseException | None = None
-        failed = False
         while True:
             message = await driver.next_message(error)
-            error = None
             if message is None:
-                break
+                if error is None:  # the app returned without ending its body: end it
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            if error is not None:
+                await driver.abort()
+                raise error
             kind = message["type"]
             if kind != "http.response.body" and kind != "http.response.pathsend":
                 raise RuntimeError(f"Unexpected message: {message}")
             try:
-                await send(message)
+                if kind == "http.response.pathsend":
+                    await send(message)
+                    return
+                body = message.get("body", b"")
+                if body:
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+                if not message.get("more_body", False):
+                    # The app stays held in its final send until the middleware is done.
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    return
             except Exception as exc:
-                failed = True
                 error = exc
-                continue
-            if kind == "http.response.pathsend" or not message.get("more_body", False):
-                return  # complete: the app stays paused until the middleware resumes it
-        if not failed:  # the app returned without finishing its body: end it for the app
-            try:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-            except OSError:
-                pass  # the client is gone, which is likely why the app stopped
 
 
 class BaseHTTPMiddleware:
@@ -369,16 +265,18 @@ class BaseHTTPMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        tap = _BodyTap(receive)
-        request = Request(scope, tap.for_dispatch, send)
+        cached = _CachedRequest(scope, receive, send)
         drivers: list[_AppDriver] = []
 
         async def call_next(request: Request) -> Response:
-            driver = _AppDriver(self.app, scope, tap.for_app)
+            driver = _AppDriver(self.app, scope, cached.receive_for_app)
             drivers.append(driver)
             info = None
             while True:
-                message = await driver.next_message()
+                try:
+                    message = await driver.next_message()
+                except Exception as exc:
+                    _reraise(exc)
                 if message is None:
                     raise RuntimeError("No response returned.")
                 kind = message["type"]
@@ -396,15 +294,18 @@ class BaseHTTPMiddleware:
             return _DownstreamResponse(driver, message["status"], raw_headers, info)
 
         try:
-            response = await self.dispatch_func(request, call_next)
-            await response(scope, tap.for_app, send)
+            response = await self.dispatch_func(cached, call_next)
+            await response(scope, cached.wrapped_receive, send)
         except BaseException:
+            cached.response_done()
             for driver in drivers:
                 await driver.abort()
             raise
-        tap.response_sent = True
-        for driver in drivers:
-            await driver.drain()
+        cached.response_done()
+        if drivers:
+            refuse_sends = send_raises_on_disconnect(scope)
+            for driver in drivers:
+                await driver.drain(refuse_sends)
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         raise NotImplementedError()  # pragma: no cover

@@ -17,6 +17,7 @@ import inspect
 import traceback
 from collections.abc import Callable
 
+from .. import _telemetry_hooks
 from .._response import HTMLResponse, PlainTextResponse, Response
 from ..concurrency import is_async_callable, run_in_threadpool
 from ..requests import Request
@@ -104,6 +105,8 @@ class ServerErrorMiddleware:
         try:
             await self.app(scope, receive, tracker)
         except Exception as exc:
+            if _telemetry_hooks.active:  # logged before an error handler answers it
+                _telemetry_hooks.exception(scope=scope, exc=exc)
             await self.answer(exc, scope, receive, send, tracker)
             raise exc
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..dependencies.models import Dependant, get_cache_key, get_oauth_scopes, is_security_scheme
 from ..dependencies.models import _unwrapped as _unwrapped_call
-from ..dependencies.utils import flat_param_fields, get_param_aliases, get_param_model
+from ..dependencies.shapes import flat_param_fields, get_param_aliases, get_param_model
 from ..encoders import jsonable_encoder
 from ..fields import ModelField
 from ..params import ParamTypes, _Unset

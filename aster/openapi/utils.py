@@ -20,7 +20,7 @@ from .._response import JSONResponse, Response
 from .._routing_base import BaseRoute
 from ..api_routing import APIRoute
 from ..datastructures import DefaultPlaceholder
-from ..dependencies.utils import get_flat_params
+from ..dependencies.shapes import get_flat_params
 from ..encoders import jsonable_encoder
 from ..exceptions import FastAPIDeprecationWarning
 from ..fields import ModelField, lenient_issubclass
@@ -425,7 +425,10 @@ def get_openapi(
     output: dict[str, Any] = {"openapi": openapi_version, "info": info}
     if servers:
         output["servers"] = servers
-    webhooks = list(webhooks or [])
+    # ``fastapi.routing.RouteContext`` objects (from ``iter_route_contexts``) stand for
+    # their effective route.
+    routes = [getattr(route, "_effective_route", route) for route in routes]
+    webhooks = [getattr(route, "_effective_route", route) for route in webhooks or []]
     all_fields = get_fields_from_routes([*routes, *webhooks])
     model_name_map = get_model_name_map(get_flat_models_from_fields(all_fields, known_models=set()))
     field_mapping, definitions = get_definitions(

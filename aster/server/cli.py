@@ -1,4 +1,8 @@
-"""``aster run module:app [options]``: uvicorn's flag names, parsed with argparse.
+"""``aster run``, ``aster dev`` and ``aster openapi``: uvicorn's flag names, parsed with argparse.
+
+``aster run module:app`` takes the app as uvicorn does; ``aster run main.py`` (a file or
+package path, or nothing) finds it as ``fastapi run`` does, and ``aster dev`` is
+``fastapi dev``: the same, with reload on and 127.0.0.1 (see :mod:`.discover`).
 
 A bad flag or value ends with argparse's one-line usage error (exit 2); a bad
 app reference or an address in use ends with one ``ERROR`` line (exit 1).
@@ -12,7 +16,8 @@ import ssl
 from typing import Any
 
 from .. import __version__
-from .config import HTTP_KINDS, WS_KINDS
+from .config import HTTP_KINDS, LOOP_KINDS, WS_KINDS
+from .discover import DEFAULT_PATHS
 
 
 def _number(text: str, kind: type[int] | type[float]) -> Any:
@@ -84,6 +89,22 @@ def _optional_seconds(text: str) -> float | None:
     return value or None
 
 
+APP_HELP = (
+    "the app: a Python file or package directory (found as `fastapi run` finds it), or "
+    "module:attribute (as uvicorn takes it); without it, [tool.fastapi] entrypoint in "
+    "pyproject.toml, else the first of " + ", ".join(DEFAULT_PATHS)
+)
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except ``None`` ("not set"): the help text says what that means."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aster", description="The aster ASGI server.")
     parser.add_argument("--version", action="version", version=f"aster {__version__}")
@@ -91,39 +112,105 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="serve an ASGI app",
-        description="Serve an ASGI app, given as module:attribute.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Serve an ASGI app.  With a path (or none), as `fastapi run`: on "
+        "0.0.0.0 and $PORT (else 8000); with module:attribute, as uvicorn: on 127.0.0.1:8000.",
+        formatter_class=_HelpFormatter,
     )
-    run.add_argument("app", help="the app to serve, as module:attribute (e.g. main:app)")
+    _add_serve_options(run, reload_default=False)
+    dev = commands.add_parser(
+        "dev",
+        help="serve an app for development: reload on, 127.0.0.1",
+        description="Serve an app for development, as `fastapi dev`: reload on, on "
+        "127.0.0.1 and $PORT (else 8000), with FASTAPI_ENV=development unless it is set.",
+        formatter_class=_HelpFormatter,
+    )
+    _add_serve_options(dev, reload_default=True)
+
+    openapi = commands.add_parser(
+        "openapi",
+        help="print an app's OpenAPI schema",
+        description="Print the OpenAPI schema of a FastAPI-style app, as JSON, to stdout.",
+        formatter_class=_HelpFormatter,
+    )
+    openapi.add_argument("target", nargs="?", metavar="APP", help=APP_HELP)
+    openapi.set_defaults(subparser=openapi)
+    _add_app_options(openapi)
+    return parser
+
+
+def _add_app_options(command: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """Where the app comes from: shared by run, dev and openapi."""
+    app = command.add_argument_group("application")
+    app.add_argument(
+        "--app",
+        dest="app_name",
+        metavar="NAME",
+        help="the app's variable in the module a path names (default: app, api, "
+        "or the first FastAPI/Starlette app found)",
+    )
+    app.add_argument(
+        "--entrypoint",
+        "-e",
+        help="the app as module:attribute, imported from the current directory "
+        "(as [tool.fastapi] entrypoint in pyproject.toml)",
+    )
+    app.add_argument(
+        "--factory", action="store_true", help="call the app as a factory taking no arguments"
+    )
+    app.add_argument(
+        "--app-dir",
+        default=".",
+        help="add this directory to sys.path first (for import strings and entrypoints)",
+    )
+    app.add_argument(
+        "--verbose", "-v", action="store_true", help="log how the app was found and imported"
+    )
+    return app
+
+
+def _add_serve_options(run: argparse.ArgumentParser, *, reload_default: bool) -> None:
+    run.add_argument("target", nargs="?", metavar="APP", help=APP_HELP)
     run.set_defaults(subparser=run)  # so stray flags are reported with this command's usage
 
     bind = run.add_argument_group("binding")
-    bind.add_argument("--host", default="127.0.0.1", help="bind to this address")
     bind.add_argument(
-        "--port", type=_port, default=8000, help="bind to this port (0: any free port)"
+        "--host",
+        help="bind to this address (default: 127.0.0.1; 0.0.0.0 for `aster run` with a path)",
+    )
+    bind.add_argument(
+        "--port",
+        type=_port,
+        help="bind to this port, 0 for any free one (default: 8000; $PORT if set, "
+        "except for `aster run module:attribute`)",
     )
     bind.add_argument("--uds", help="bind to this unix domain socket")
     bind.add_argument("--fd", type=_fd, help="serve on this already-bound socket file descriptor")
     bind.add_argument("--backlog", type=_positive_int, default=2048, help="listen backlog")
 
-    app = run.add_argument_group("application")
-    app.add_argument(
-        "--factory", action="store_true", help="call the app as a factory taking no arguments"
-    )
-    app.add_argument("--app-dir", default=".", help="add this directory to sys.path first")
+    app = _add_app_options(run)
     app.add_argument(
         "--lifespan", choices=("auto", "on", "off"), default="auto", help="lifespan events"
     )
     app.add_argument("--interface", choices=("auto", "asgi3", "asgi2"), default="auto")
     app.add_argument(
-        "--loop", choices=("auto", "uvloop", "asyncio"), default="auto", help="event loop"
+        "--loop",
+        # trio gets through to Config, which says why not and what to use instead.
+        choices=(*LOOP_KINDS, "trio"),
+        metavar="{" + ",".join(LOOP_KINDS) + "}",
+        default="auto",
+        help="event loop (aster is asyncio native; auto is uvloop when installed)",
     )
     app.add_argument(
         "--root-path", default="", help="the ASGI root_path, when mounted below a prefix"
     )
 
     dev = run.add_argument_group("development")
-    dev.add_argument("--reload", action="store_true", help="restart when files change")
+    dev.add_argument(
+        "--reload",
+        action=argparse.BooleanOptionalAction,
+        default=reload_default,
+        help="restart when files change",
+    )
     dev.add_argument("--reload-dir", dest="reload_dirs", action="append", help="directory to watch")
     dev.add_argument(
         "--reload-include", dest="reload_includes", action="append", help="glob to watch"
@@ -330,20 +417,6 @@ def build_parser() -> argparse.ArgumentParser:
     tls.add_argument("--ssl-ca-certs")
     tls.add_argument("--ssl-cert-reqs", type=int, choices=(0, 1, 2), default=int(ssl.CERT_NONE))
     tls.add_argument("--ssl-ciphers", default="TLSv1")
-
-    openapi = commands.add_parser(
-        "openapi",
-        help="print an app's OpenAPI schema",
-        description="Print the OpenAPI schema of a FastAPI-style app, as JSON, to stdout.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    openapi.add_argument("app", help="the app, as module:attribute (e.g. main:app)")
-    openapi.set_defaults(subparser=openapi)
-    openapi.add_argument(
-        "--factory", action="store_true", help="call the app as a factory taking no arguments"
-    )
-    openapi.add_argument("--app-dir", default=".", help="add this directory to sys.path first")
-    return parser
 
 
 def parse_args(argv: list[str]) -> tuple[str, dict[str, Any]]:

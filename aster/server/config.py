@@ -41,6 +41,12 @@ LOG_LEVELS = {
 }
 LIFESPAN_MODES = ("auto", "on", "off")
 LOOP_KINDS = ("auto", "uvloop", "asyncio")
+#: ``--loop trio``: why not, and what to use instead.
+TRIO_REFUSAL = (
+    "--loop trio: aster is asyncio native and does not run on trio; use --loop auto "
+    "(uvloop when installed), uvloop or asyncio, or serve a trio app with hypercorn "
+    "(hypercorn --worker-class trio)"
+)
 INTERFACES = ("auto", "asgi3", "asgi2")
 #: ``--ws`` values: "websockets-sansio" is uvicorn's name for our ``websockets`` implementation.
 WS_KINDS = ("auto", "none", "websockets", "websockets-sansio", "wsproto")
@@ -188,6 +194,8 @@ class Config:
                     f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}; got {value!r}"
                 )
 
+        if self.loop == "trio":
+            raise ConfigError(TRIO_REFUSAL)
         choice("loop", LOOP_KINDS)
         choice("lifespan", LIFESPAN_MODES)
         choice("interface", INTERFACES)

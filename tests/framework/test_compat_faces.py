@@ -33,15 +33,15 @@ def aliases() -> Iterator[None]:
 
 STARLETTE_ROUTING = {
     "ASGIApp", "BaseRoute", "CONVERTOR_TYPES", "Convertor", "HTTPException", "Headers", "Host",
-    "Lifespan", "Match", "Middleware", "Mount", "NoMatchFound", "PARAM_REGEX",
-    "PlainTextResponse", "Receive", "RedirectResponse", "Request", "RequestBodyLimitMiddleware",
-    "Response", "Route", "Router", "Scope", "Send", "StarletteDeprecationWarning", "URL",
-    "URLPath", "WebSocket", "WebSocketClose", "WebSocketRoute", "compile_path", "get_name",
-    "get_route_path", "is_async_callable", "replace_params", "request_response",
-    "run_in_threadpool", "websocket_session", "wrap_app_handling_exceptions",
+    "Lifespan", "Match", "Middleware", "Mount", "NoMatchFound", "PARAM_FORMAT_REGEX",
+    "PARAM_REGEX", "PlainTextResponse", "Receive", "RedirectResponse", "Request",
+    "RequestBodyLimitMiddleware", "Response", "Route", "Router", "Scope", "Send",
+    "StarletteDeprecationWarning", "URL", "URLPath", "WebSocket", "WebSocketClose",
+    "WebSocketRoute", "compile_path", "get_name",
+    "get_route_path", "is_async_callable", "parse_host_header", "replace_params",
+    "request_response", "run_in_threadpool", "websocket_session", "wrap_app_handling_exceptions",
 }  # fmt: skip
-#: Not in aster yet: the url_path_for and Host-header fixes of issue 10 bring them.
-STARLETTE_ROUTING_MISSING = {"PARAM_FORMAT_REGEX", "parse_host_header"}
+STARLETTE_ROUTING_MISSING: set[str] = set()
 
 FASTAPI_ROUTING = {
     "APIRoute", "APIRouter", "APIWebSocketRoute", "ASGIApp", "AppType", "BaseRoute",
@@ -60,14 +60,15 @@ FASTAPI_ROUTING = {
     "request_response", "routing", "run_endpoint_function", "run_in_threadpool",
     "serialize_response", "websocket_session", "wrap_app_handling_exceptions",
     "_PING_INTERVAL", "_merge_lifespan_context",
+    # FastAPI 0.165's internals that extensions import (see docs/extensions.md)
+    "RouteContext", "SolvedDependency", "_EffectiveRouteContext", "_IncludedRouter",
+    "get_body_limit_error", "get_body_size_limit", "iter_route_contexts", "solve_dependencies",
+    "validate_max_body_size", "wrap_app_with_body_limit", "_get_body_field",
+    "_get_flat_body_params", "_should_embed_body_fields", "_is_gen_callable",
+    "_is_async_gen_callable", "_is_coroutine_callable", "_validate_form_limits", "_FormLimits",
 }  # fmt: skip
-#: Not in aster yet: FastAPI 0.165's internals for extensions (solve_dependencies...), its
-#: body-limit helpers (``fastapi._body_limit``) and route contexts, and its telemetry.
-FASTAPI_ROUTING_MISSING = {
-    "RouteContext", "SolvedDependency", "get_body_limit_error", "get_body_size_limit",
-    "get_telemetry_data", "iter_route_contexts", "solve_dependencies",
-    "validate_max_body_size", "wrap_app_with_body_limit",
-}  # fmt: skip
+#: Every name of FastAPI 0.165's routing module is in aster.
+FASTAPI_ROUTING_MISSING: set[str] = set()
 
 STARLETTE_RESPONSES = {
     "AsyncContentStream", "BackgroundTask", "ClientDisconnect", "Content", "ContentStream",

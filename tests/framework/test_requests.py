@@ -413,6 +413,41 @@ async def echo_app(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def test_a_hand_built_scope_may_hold_the_query_string_as_str() -> None:
+    # Starlette accepts it (its QueryParams takes str or bytes); so must query_params and url.
+    request = Request(make_scope(method="GET", path="/p", query_string="a=1&b=%C3%A9&a=2"))
+    assert request.query_params.multi_items() == [("a", "1"), ("b", "é"), ("a", "2")]
+    assert str(request.url) == "http://testserver/p?a=1&b=%C3%A9&a=2"
+    assert str(request.base_url) == "http://testserver/"
+    websocket = HTTPConnection(make_scope(type="websocket", query_string="x=y"))
+    assert websocket.query_params.multi_items() == [("x", "y")]
+    assert Request(make_scope(query_string="")).query_params.multi_items() == []
+
+
+def test_a_str_query_string_reaches_fastapi_query_parameters() -> None:
+    from aster import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/items")
+    def items(q: str, n: int = 0) -> dict[str, Any]:
+        return {"q": q, "n": n}
+
+    async def main() -> list[Message]:
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        scope = make_scope(method="GET", path="/items", query_string="q=hi&n=3")
+        await app(scope, receiver(b""), send)
+        return sent
+
+    messages = run(main())
+    assert messages[0]["status"] == 200
+    assert json.loads(messages[1]["body"]) == {"q": "hi", "n": 3}
+
+
 def test_through_httpx_asgi_transport() -> None:
     async def main() -> Any:
         transport = httpx.ASGITransport(app=echo_app)

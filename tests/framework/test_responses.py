@@ -363,31 +363,6 @@ def test_streaming_does_not_steal_an_unread_request_body() -> None:
     assert result.body == b"abcdef"
 
 
-def test_streaming_stops_quietly_when_send_fails() -> None:
-    events: list[str] = []
-
-    async def chunks() -> AsyncIterator[bytes]:
-        try:
-            while True:
-                yield b"x"
-        finally:
-            events.append("closed")
-
-    async def go(scope: Any) -> None:
-        async def send(message: Any) -> None:
-            if message["type"] == "http.response.body":
-                raise OSError("gone")
-
-        async def receive() -> Any:
-            await asyncio.sleep(60)
-
-        await StreamingResponse(chunks())(scope, receive, send)
-
-    asyncio.run(go(make_scope()))
-    asyncio.run(go(make_scope(method="POST", headers=[("transfer-encoding", "chunked")])))
-    assert events == ["closed", "closed"]
-
-
 # -- FileResponse -----------------------------------------------------------------------------
 
 DATA = bytes(range(256)) * 4
@@ -461,6 +436,27 @@ def test_file_pathsend_when_offered(data_file: str, tmp_path: Any, monkeypatch: 
     assert relative.messages[-1]["path"] == data_file
     head = run(FileResponse(data_file), make_scope(method="HEAD", extensions=scope["extensions"]))
     assert head.messages[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+def test_file_pathsend_resolves_a_relative_path_off_the_loop(
+    data_file: str, monkeypatch: Any
+) -> None:
+    # abspath() reads the working directory, a blocking call: never in the event loop.
+    loop_thread = threading.current_thread()
+    calls: list[bool] = []
+    real_abspath = os.path.abspath
+
+    def watched_abspath(path: Any) -> str:
+        calls.append(threading.current_thread() is loop_thread)
+        return real_abspath(path)
+
+    monkeypatch.setattr(os.path, "abspath", watched_abspath)
+    scope = make_scope(extensions={"http.response.pathsend": {}})
+    assert run(FileResponse(data_file), scope).messages[-1]["path"] == data_file
+    assert calls == []  # an absolute path needs no resolving
+    monkeypatch.chdir(os.path.dirname(data_file))
+    assert run(FileResponse("data.txt"), scope).messages[-1]["path"] == data_file
+    assert calls == [False]
 
 
 def _ranged(
@@ -560,7 +556,11 @@ def test_ranges_ignored(data_file: str) -> None:
         ([("if-none-match", ETAG)], 304),
         ([("if-none-match", f'"other", W/{ETAG}')], 304),
         ([("if-none-match", "*")], 304),
+        ([("if-none-match", '"other", *')], 304),
+        ([("if-none-match", f'"a,b",{ETAG}')], 304),
         ([("if-none-match", '"other"')], 200),
+        ([("if-none-match", '"*"')], 200),
+        ([("if-none-match", '"foo,*,bar"')], 200),
         ([("if-none-match", '"other"'), ("if-modified-since", LAST_MODIFIED)], 200),
         ([("if-modified-since", LAST_MODIFIED)], 304),
         ([("if-modified-since", formatdate(MTIME + 60, usegmt=True))], 304),

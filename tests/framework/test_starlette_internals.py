@@ -238,6 +238,13 @@ def test_lookup_follows_the_class_hierarchy() -> None:
     assert _exception_handler._lookup_exception_handler({}, Boom()) is None
 
 
+def test_the_face_has_the_names_starlettes_module_imports() -> None:
+    from aster.concurrency import run_in_threadpool
+
+    # Starlette's tests patch it there to check that async handlers never use the pool.
+    assert _exception_handler.run_in_threadpool is run_in_threadpool
+
+
 def handlers_scope(exception_handlers: dict[Any, Any], status_handlers: dict[int, Any]) -> Scope:
     return make_scope(**{"starlette.exception_handlers": (exception_handlers, status_handlers)})
 

@@ -22,6 +22,7 @@ import pytest
 
 from aster import FastAPI, Request
 from aster.applications import Starlette
+from aster.datastructures import Headers
 from aster.exceptions import StarletteHTTPException
 from aster.middleware import Middleware
 from aster.middleware.base import BaseHTTPMiddleware
@@ -362,6 +363,11 @@ def test_url_for(tree: Path) -> None:
         {"if-none-match": "W/ETAG"},
         {"if-none-match": '"other", ETAG'},
         {"if-none-match": " * "},
+        # RFC 9110 13.1.2: one matching member is enough, compared weakly; * matches anything
+        {"if-none-match": '"other", *'},
+        {"if-none-match": '*, "other"'},
+        {"if-none-match": '"a,b", W/ETAG,"c"'},
+        {"if-none-match": 'W/"other",\tW/ETAG'},
         {"if-modified-since": LAST_MODIFIED},
         {"if-modified-since": "Fri, 11 Oct 2013 15:30:19 GMT"},
         {"if-none-match": "ETAG", "if-modified-since": "Mon, 01 Jan 2001 00:00:00 GMT"},
@@ -381,6 +387,10 @@ def test_not_modified(client: TestClient, tree: Path, headers: dict[str, str]) -
     "headers",
     [
         {"if-none-match": '"other"'},
+        # a quoted "*" is an opaque tag, and commas inside quotes do not split the list
+        {"if-none-match": '"*"'},
+        {"if-none-match": '"foo,*,bar"'},
+        {"if-none-match": '"other", "foo,*,bar", W/"x"'},
         {"if-modified-since": "Wed, 20 Feb 2013 15:30:19 GMT"},
         {"if-modified-since": "not a date"},
         # a stale ETag wins over a matching date (RFC 9110 13.2.2)
@@ -424,6 +434,30 @@ def test_not_modified_response_keeps_only_cache_headers() -> None:
         (b"etag", b'"x"'),
         (b"vary", b"accept-encoding"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("if_none_match", "etag", "expected"),
+    [
+        ('"x"', '"x"', True),
+        ('W/"x"', '"x"', True),
+        ('"x"', 'W/"x"', True),  # weak comparison: either side may be weak
+        ('"y", *', '"x"', True),
+        ('"y" , W/"x"', '"x"', True),
+        ('"y"', '"x"', False),
+        ('"*"', '"x"', False),
+        ('"foo,*,bar"', '"x"', False),
+        ('"x,y"', '"x,y"', True),
+        ('"x', '"x"', False),
+    ],
+)
+def test_is_not_modified_follows_rfc_9110_for_if_none_match(
+    tree: Path, if_none_match: str, etag: str, expected: bool
+) -> None:
+    static = StaticFiles(directory=tree)
+    response_headers = Headers({"etag": etag})
+    request_headers = Headers({"if-none-match": if_none_match})
+    assert static.is_not_modified(response_headers, request_headers) is expected
 
 
 def test_is_not_modified_can_be_overridden(tree: Path) -> None:

@@ -217,6 +217,75 @@ def test_trailers_and_debug_info() -> None:
     assert response.extensions["http.response.trailers"] == [(b"x-checksum", b"1")]
 
 
+START_WITH_TRAILERS = {"type": "http.response.start", "status": 200, "trailers": True}
+LAST_BODY = {"type": "http.response.body"}
+TRAILERS = {"type": "http.response.trailers"}
+
+
+@pytest.mark.parametrize(
+    ("messages", "error"),
+    [
+        ([TRAILERS], 'Received "http.response.trailers" without declaring trailers.'),
+        (
+            [START_WITH_TRAILERS, TRAILERS],
+            'Received "http.response.trailers" before body completed.',
+        ),
+        (
+            [START_WITH_TRAILERS, LAST_BODY, LAST_BODY],
+            'Received "http.response.body" after body completed.',
+        ),
+        (
+            [START_WITH_TRAILERS, LAST_BODY, TRAILERS, TRAILERS],
+            'Received "http.response.trailers" after response completed.',
+        ),
+    ],
+)
+def test_trailers_out_of_sequence_are_app_errors(messages: list[Message], error: str) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        for message in messages:
+            await send(message)
+
+    with pytest.raises(AssertionError) as raised:
+        TestClient(app).get("/")
+    assert str(raised.value) == error
+
+
+def test_a_body_after_the_response_completed_is_an_app_error() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200})
+        await send(dict(LAST_BODY))
+        await send(dict(LAST_BODY))
+
+    with pytest.raises(AssertionError) as raised:
+        TestClient(app).get("/")
+    assert str(raised.value) == 'Received "http.response.body" after response completed.'
+
+
+def test_a_streamed_request_body_is_read_off_the_event_loop() -> None:
+    """An upload's file is read in a worker thread, not in the loop running the app."""
+    reads: list[threading.Thread] = []
+    app_threads: list[threading.Thread] = []
+
+    class File:
+        def __init__(self) -> None:
+            self.parts = [b"first ", b"second"]
+
+        def read(self, size: int = -1) -> bytes:
+            reads.append(threading.current_thread())
+            return self.parts.pop(0) if self.parts else b""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        app_threads.append(threading.current_thread())
+        body, _ = await read_body(receive)
+        await respond(send, body)
+
+    response = TestClient(app).post("/", files={"upload": ("a.txt", File())})
+    assert b"first second" in response.content
+    assert reads and app_threads[0] not in reads
+    # A body given as bytes is not read through a thread: there is nothing to block on.
+    assert TestClient(app).post("/", content=b"inline").content == b"inline"
+
+
 # --- cookies and redirects ---------------------------------------------------------------
 
 

@@ -40,6 +40,23 @@ class ClientDisconnected(OSError):
     """Raised by ``send`` once the client has gone (ASGI: a server-specific OSError)."""
 
 
+def _from_a_send_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is an ``OSError`` or was raised while handling one.
+
+    Once the client is gone, ``send`` raises an ``OSError``; frameworks often turn it
+    into their own error (Starlette raises ``ClientDisconnect`` from it).  Either way
+    it is the disconnect, not a fault in the application.
+    """
+    for _ in range(8):  # a chain that long is not a translated send error
+        if isinstance(exc, OSError):
+            return True
+        cause = exc.__cause__ or exc.__context__
+        if cause is None:
+            return False
+        exc = cause
+    return False
+
+
 class Wire(Protocol):
     """What a connection offers the cycles it runs."""
 
@@ -317,7 +334,7 @@ class HTTPCycle:
             if not self.response_complete:
                 self.wire.abort(self)
             return
-        if self.disconnected and isinstance(exc, OSError):
+        if self.disconnected and _from_a_send_error(exc):
             logger.debug("Client went away during the response: %r", exc)
             return
         logger.error("Exception in ASGI application", exc_info=exc)

@@ -17,6 +17,8 @@ import http
 import re
 from typing import TYPE_CHECKING, Any
 
+from .cycle import ClientDisconnected
+
 if TYPE_CHECKING:
     import collections
 
@@ -200,6 +202,12 @@ class ResponseFraming:
     ) -> asyncio.Future[None] | None:
         if self._closing:
             return None
+        if self.transport.is_closing():
+            # A write failed (the peer reset the connection): the transport is closed,
+            # but connection_lost() only runs on a later turn of the loop, and an app
+            # whose sends never have to wait would never let that turn come.
+            cycle.lose_connection()
+            raise ClientDisconnected("the client disconnected")
         mode = self._body_mode
         if mode == CHUNKED:
             if body:

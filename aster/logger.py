@@ -1,0 +1,5 @@
+"""``fastapi.logger``: the ``"fastapi"`` logger, which FastAPI logs to and apps configure."""
+
+import logging
+
+logger = logging.getLogger("fastapi")
