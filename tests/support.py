@@ -35,6 +35,8 @@ class Running:
     host: str = "127.0.0.1"
     port: int = 0
     lines: list[str] = field(default_factory=list)
+    #: When each line arrived (``time.monotonic()``), for tests that time the server.
+    stamps: list[float] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -54,6 +56,11 @@ class Running:
             time.sleep(0.02)
         raise AssertionError(f"no log line matched {pattern!r}; log was:\n{self.log()}")
 
+    def log_time(self, pattern: str, timeout: float = 10.0) -> float:
+        """When the first line matching ``pattern`` arrived (waiting for it if need be)."""
+        line = self.wait_for_log(pattern, timeout)
+        return self.stamps[self.lines.index(line)]
+
     def signal(self, sig: int = signal.SIGTERM) -> None:
         self.process.send_signal(sig)
 
@@ -61,9 +68,10 @@ class Running:
         return self.process.wait(timeout)
 
 
-def _pump(stream, lines: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _pump(stream, running: Running) -> None:  # type: ignore[no-untyped-def]
     for line in stream:
-        lines.append(line.rstrip("\n"))
+        running.stamps.append(time.monotonic())  # first: a line is never without its stamp
+        running.lines.append(line.rstrip("\n"))
 
 
 @contextlib.contextmanager
@@ -97,7 +105,7 @@ def serve(
         start_new_session=True,
     )
     running = Running(process)
-    threading.Thread(target=_pump, args=(process.stdout, running.lines), daemon=True).start()
+    threading.Thread(target=_pump, args=(process.stdout, running), daemon=True).start()
     try:
         if wait:
             deadline = time.monotonic() + startup_timeout

@@ -183,6 +183,18 @@ def test_bad_app_reference_with_workers_stops_with_exit_1() -> None:
         (["--timeout-keep-alive", "soon"], "argument --timeout-keep-alive: not a number: 'soon'"),
         (["--timeout-keep-alive", "0"], "argument --timeout-keep-alive: must be positive: '0'"),
         (["--workers", "0"], "argument --workers: must be at least 1: '0'"),
+        (
+            ["--limit-max-requests-jitter", "-1"],
+            "argument --limit-max-requests-jitter: must not be negative: '-1'",
+        ),
+        (
+            ["--limit-max-requests-jitter", "2.5"],
+            "argument --limit-max-requests-jitter: not an integer: '2.5'",
+        ),
+        (
+            ["--timeout-worker-healthcheck", "-1"],
+            "argument --timeout-worker-healthcheck: must not be negative: '-1'",
+        ),
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     ],
 )
@@ -196,6 +208,14 @@ def test_bad_flag_is_a_usage_error(args: list[str], error: str) -> None:
 
 
 def test_bad_option_value_caught_by_config_is_a_clean_error() -> None:
+    result = cli("run", "tests.apps.life_app:app", "--health-path", "healthz")
+    assert_clean_error(
+        result, "--health-path must be a path starting with '/' (no query); got 'healthz'"
+    )
+    result = cli("run", "tests.apps.life_app:app", "--health-path", "/health?x=1")
+    assert_clean_error(
+        result, "--health-path must be a path starting with '/' (no query); got '/health?x=1'"
+    )
     result = cli("run", "tests.apps.life_app:app", "--header", "no-colon-here")
     assert_clean_error(result, "--header must look like 'name:value'; got 'no-colon-here'")
     result = cli("run", "tests.apps.life_app:app", "--forwarded-allow-ips", "10.0.0.300")
@@ -244,6 +264,8 @@ UVICORN_FLAGS = [
     "--header",
     "--reload-include",
     "--reload-exclude",
+    "--limit-max-requests-jitter",
+    "--timeout-worker-healthcheck",
 ]
 
 
@@ -377,6 +399,14 @@ def test_run_with_bad_import_string_is_a_clean_error() -> None:
     assert_clean_error(result, 'attribute "nowhere" not found in module "tests.apps.life_app"')
     result = run_snippet("import aster; aster.run('tests.apps.life_app:app', port=-1)")
     assert_clean_error(result, "--port must be an integer from 0 to 65535; got -1")
+    result = run_snippet(
+        "import aster; aster.run('tests.apps.life_app:app', limit_max_requests_jitter=-3)"
+    )
+    assert_clean_error(result, "--limit-max-requests-jitter must be an integer, 0 or more")
+    result = run_snippet(
+        "import aster; aster.run('tests.apps.life_app:app', timeout_worker_healthcheck=-1)"
+    )
+    assert_clean_error(result, "--timeout-worker-healthcheck must not be negative")
     result = run_snippet("import aster; aster.run('tests.apps.life_app:app', lifespan='maybe')")
     assert_clean_error(result, "--lifespan must be one of auto, on, off; got 'maybe'")
 

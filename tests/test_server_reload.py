@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.support import ROOT, RawConnection, Running, request, serve
+from tests.workers_support import alive, distinct_pids, wait_for_workers
 
 APP_SOURCE = """
 import os
@@ -156,52 +155,26 @@ def test_reload_include(tmp_path: Path) -> None:
     assert "KeyboardInterrupt" not in server.log()
 
 
+def test_reload_with_workers_replaces_every_worker(tmp_path: Path) -> None:
+    """uvicorn refuses ``--reload --workers``; here each change restarts all of them."""
+    write_app(tmp_path, "v1")
+    args = ("--app-dir", str(tmp_path), "--reload", "--reload-dir", str(tmp_path))
+    with serve("reloadable:app", *args, "--workers", "2", "--reload-delay", "0") as server:
+        before = set(wait_for_workers(server, 2))
+        assert get(server.port) == b"v1"
+        write_app(tmp_path, "v2")
+        wait_for_body(server.port, b"v2")
+        for pid in before:
+            server.wait_for_log(rf"^INFO      Worker \[{pid}\] stopped \(exit code 0\)\.$")
+        after = set(wait_for_workers(server, 4)) - before
+        assert len(after) == 2
+        assert int(get(server.port, "/pid")) in after
+        server.signal(signal.SIGTERM)
+        assert server.wait() == 0
+    assert "Traceback" not in server.log()
+
+
 # -- workers ------------------------------------------------------------------------------------
-
-
-def wait_for_workers(server: Running, count: int) -> list[int]:
-    deadline = time.monotonic() + 20
-    while True:
-        pids = [
-            int(m.group(1))
-            for m in map(
-                re.compile(r"^INFO      Started server process \[(\d+)\]$").match, server.lines
-            )
-            if m
-        ]
-        running = [line for line in server.lines if "running on http" in line]
-        if len(pids) >= count and len(running) >= count:
-            return pids
-        assert time.monotonic() < deadline, server.log()
-        time.sleep(0.05)
-
-
-def distinct_pids(port: int, wanted: int, timeout: float = 15.0) -> set[int]:
-    """Concurrent requests that block their worker's loop, until ``wanted`` pids answered."""
-    seen: set[int] = set()
-    deadline = time.monotonic() + timeout
-    results: list[bytes] = []
-
-    def fetch() -> None:
-        results.append(get(port, "/block?0.2"))
-
-    while len(seen) < wanted and time.monotonic() < deadline:
-        results.clear()
-        threads = [threading.Thread(target=fetch) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        seen.update(int(body) for body in results)
-    return seen
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture
@@ -265,7 +238,9 @@ def test_dead_worker_is_replaced(workers: Running) -> None:
 def test_sighup_restarts_the_workers(workers: Running) -> None:
     before = set(wait_for_workers(workers, 2))
     workers.signal(signal.SIGHUP)
-    workers.wait_for_log(r"^INFO      Received SIGHUP, restarting workers\.$")
+    workers.wait_for_log(r"^INFO      Received SIGHUP, restarting the workers one at a time\.$")
+    for pid in before:
+        workers.wait_for_log(rf"^INFO      Worker \[{pid}\] stopped \(exit code 0\)\.$", 30)
     after = set(wait_for_workers(workers, 4)) - before
     assert len(after) == 2
     assert distinct_pids(workers.port, 2) == after

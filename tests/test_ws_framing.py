@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import struct
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -195,22 +196,109 @@ def test_reserved_bit_without_an_extension_is_1002(server: Running, ws_impl: str
     raw.close()
 
 
-def test_invalid_utf8_mid_burst_stops_there(server: Running, ws_impl: str) -> None:
-    """The close follows at once: the echo of "first" would come after it, so the app's
-    send fails (the peer is gone, as far as it is concerned) and nothing is sent."""
-    raw = RawWebSocket(server.port, "/events")
+class Deflating:
+    """Reads a raw client's frames when permessage-deflate was agreed: the server compresses
+    (RSV1 set) with context takeover, so one decompressor serves the whole session."""
+
+    OFFER = b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+
+    def __init__(self, raw: RawWebSocket) -> None:
+        assert b"permessage-deflate" in raw.head.lower()
+        self.raw = raw
+        self.inflate = zlib.decompressobj(-15)
+
+    def recv_frame(self) -> tuple[int, bytes]:
+        first = self.raw.conn.buffer[:1] or self.raw.conn.sock.recv(1, socket.MSG_PEEK)
+        opcode, payload = self.raw.recv_frame()
+        if first[0] & 0x40:  # RSV1: a compressed message
+            payload = self.inflate.decompress(payload + b"\x00\x00\xff\xff")
+        return opcode, payload
+
+
+def raw_session(server: Running, compression: str | None, path: str = "/events") -> Any:
+    """A raw client; with ``compression``, one that agreed on permessage-deflate (its own
+    frames stay uncompressed, which RFC 7692 allows), so the library's general path runs."""
+    if compression is None:
+        return RawWebSocket(server.port, path)
+    return Deflating(RawWebSocket(server.port, path, Deflating.OFFER))
+
+
+#: A bad frame, the close code it earns and the reason (for the plain path).
+BAD_FRAMES = {
+    "utf8": (frame_bytes(TEXT, b"\xed\xa0\x80"), 1007),  # a UTF-16 surrogate: not UTF-8
+    "rsv": (frame_bytes(TEXT, b"x", rsv=2), 1002),
+    "continuation": (frame_bytes(TEXT, b"one", fin=False) + frame_bytes(TEXT, b"two"), 1002),
+}
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+@pytest.mark.parametrize("bad", list(BAD_FRAMES))
+def test_valid_messages_are_answered_before_the_bad_frame_that_follows_fails_them(
+    server: Running, ws_impl: str, bad: str, compression: str | None
+) -> None:
+    """Autobahn's strict ordering: the echoes of the messages before a bad frame in the same
+    read go out first, then the close frame; what follows the bad frame is never read."""
+    frames, code = BAD_FRAMES[bad]
+    client = raw_session(server, compression)
+    raw = client.raw if compression else client
     raw.conn.send(
         frame_bytes(TEXT, b"first")
-        + frame_bytes(TEXT, b"\xed\xa0\x80")  # a UTF-16 surrogate: not UTF-8
+        + frame_bytes(BINARY, b"second")
+        + frame_bytes(TEXT, b"third", fin=False)
+        + frame_bytes(CONT, b" part")
+        + frames
         + frame_bytes(TEXT, b"never")
     )
-    reason = REASONS[ws_impl]["utf8"].encode()
-    assert raw.recv_frame() == (CLOSE, struct.pack("!H", 1007) + reason)
+    assert client.recv_frame() == (TEXT, b"first")
+    assert client.recv_frame() == (BINARY, b"second")
+    assert client.recv_frame() == (TEXT, b"third part")
+    opcode, payload = client.recv_frame()
+    assert (opcode, struct.unpack("!H", payload[:2])[0]) == (CLOSE, code)
+    if compression is None and bad != "continuation":
+        assert payload[2:].decode() == REASONS[ws_impl][bad]
     assert raw.conn.is_closed()
     raw.close()
+    server.wait_for_log(f"^APP: disconnect {code} ")
     with connect(url(server), compression=None) as ws:  # and the server carries on
         ws.send("fine")
         assert ws.recv() == "fine"
+
+
+def test_a_failure_while_the_app_waits_is_sent_at_once(server: Running, ws_impl: str) -> None:
+    """Nothing is left to answer: the close frame follows the bad frame immediately."""
+    raw = RawWebSocket(server.port, "/events")
+    raw.send_frame(TEXT, b"ok")
+    assert raw.recv_frame() == (TEXT, b"ok")
+    raw.conn.send(frame_bytes(TEXT, b"\xff"))
+    assert raw.recv_frame()[0] == CLOSE
+    assert raw.conn.is_closed()
+    raw.close()
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+@pytest.mark.parametrize("writes", ["one write", "separate writes"])
+def test_close_between_the_fragments_of_a_message_is_a_clean_close(
+    server: Running, ws_impl: str, writes: str, compression: str | None
+) -> None:
+    """Autobahn 7.1.5: RFC 6455 (5.4, 5.5) lets control frames, a close among them, come
+    between fragments; the unfinished message is dropped and the close answered, not 1002."""
+    client = raw_session(server, compression)
+    raw = client.raw if compression else client
+    frames = [
+        frame_bytes(TEXT, b"fragment1", fin=False),
+        frame_bytes(CLOSE, struct.pack("!H", 1000)),
+        frame_bytes(CONT, b"fragment2"),
+    ]
+    if writes == "one write":
+        raw.conn.send(b"".join(frames))
+    else:
+        raw.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for frame in frames:
+            raw.conn.send(frame)
+    assert client.recv_frame() == (CLOSE, struct.pack("!H", 1000))
+    assert raw.conn.is_closed()
+    raw.close()
+    server.wait_for_log("^APP: disconnect 1000 ")
 
 
 def test_close_mid_burst_ends_the_session(server: Running) -> None:

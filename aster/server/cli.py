@@ -50,6 +50,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return value
+
+
 def _port(text: str) -> int:
     value = _number(text, int)
     if not 0 <= value <= 65535:
@@ -212,7 +219,23 @@ def _add_serve_options(run: argparse.ArgumentParser, *, reload_default: bool) ->
         "--reload-exclude", dest="reload_excludes", action="append", help="glob to ignore"
     )
     dev.add_argument("--reload-delay", type=_non_negative_float, default=0.25)
-    dev.add_argument("--workers", type=_positive_int, help="number of worker processes")
+    dev.add_argument(
+        "--workers", type=_positive_int, help="number of worker processes (with --reload too)"
+    )
+
+    ops = run.add_argument_group("operations")
+    ops.add_argument(
+        "--timeout-worker-healthcheck",
+        type=_non_negative_float,
+        default=5.0,
+        help="seconds a worker's event loop may miss its heartbeat before the worker is "
+        "killed and replaced (with --workers; 0: never)",
+    )
+    ops.add_argument(
+        "--health-path",
+        help="answer this path from the server itself: 200 when ready, 503 while starting "
+        "or shutting down (off by default)",
+    )
 
     proxy = run.add_argument_group("proxies and headers")
     proxy.add_argument(
@@ -252,6 +275,13 @@ def _add_serve_options(run: argparse.ArgumentParser, *, reload_default: bool) ->
     )
     limits.add_argument(
         "--limit-max-requests", type=_positive_int, help="exit after this many requests"
+    )
+    limits.add_argument(
+        "--limit-max-requests-jitter",
+        type=_non_negative_int,
+        default=0,
+        help="add a random 0 to this many requests to each process's --limit-max-requests, "
+        "so workers do not all restart together",
     )
     limits.add_argument(
         "--limit-request-line",

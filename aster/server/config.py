@@ -112,6 +112,12 @@ class Config:
     reload_excludes: list[str] | str | None = None
     reload_delay: float = 0.25
     workers: int | None = None
+    # Operations.
+    #: Seconds a worker's event loop may go without a heartbeat before it is replaced
+    #: (with --workers; None or 0: never). Not checked under --reload (breakpoints).
+    timeout_worker_healthcheck: float | None = 5.0
+    #: A path the server answers itself: 200 when ready, 503 while starting or stopping.
+    health_path: str | None = None
     # Deployment behind proxies.
     root_path: str = ""
     proxy_headers: bool = True
@@ -127,6 +133,7 @@ class Config:
     # Limits.
     limit_concurrency: int | None = None
     limit_max_requests: int | None = None
+    limit_max_requests_jitter: int = 0
     backlog: int = 2048
     limit_request_line: int = 8190
     limit_request_fields: int = 100
@@ -220,6 +227,7 @@ class Config:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+        self._validate_operations()
         if isinstance(self.log_level, str) and self.log_level.lower() not in LOG_LEVELS:
             raise ConfigError(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
         if (self.reload or (self.workers or 1) > 1) and not isinstance(self.app, str):
@@ -245,6 +253,25 @@ class Config:
         if self.forwarded_allow_ips is None:
             self.forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
         self.trusted_proxies = TrustedProxies(self.forwarded_allow_ips)
+
+    def _validate_operations(self) -> None:
+        timeout = self.timeout_worker_healthcheck
+        if timeout is not None and not (isinstance(timeout, (int, float)) and timeout >= 0):
+            raise ConfigError("--timeout-worker-healthcheck must not be negative")
+        if not timeout:
+            self.timeout_worker_healthcheck = None
+        jitter = self.limit_max_requests_jitter
+        if type(jitter) is not int or jitter < 0:
+            raise ConfigError("--limit-max-requests-jitter must be an integer, 0 or more")
+        path = self.health_path
+        if path is not None and (
+            not isinstance(path, str)
+            or not path.startswith("/")
+            or any(c in path for c in "?# \t\r\n")
+        ):
+            raise ConfigError(
+                f"--health-path must be a path starting with '/' (no query); got {path!r}"
+            )
 
     def _validate_http2(self) -> None:
         """RFC 9113 section 6.5.2 bounds the window and frame sizes a server may advertise."""

@@ -14,6 +14,11 @@ Shutdown order on SIGINT/SIGTERM:
 
 A second signal skips the waiting and the lifespan shutdown.  A signal while
 the app's lifespan startup is still running cancels the startup and exits.
+
+A worker of a supervisor (``link``, see :mod:`.worker_link`) shares its socket with
+its siblings, so it never empties the backlog or shuts the listener down itself:
+it stops accepting, says so, and answers the connections the supervisor takes
+from the backlog and hands over when the whole pool stops.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import asyncio
 import gc
 import logging
 import os
+import random
 import signal
 import socket
 import threading
@@ -29,9 +35,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .config import Config, ConfigError
+from .health import HealthCheck
 from .lifespan import Lifespan
 from .protocols.http1 import HTTP1Protocol
 from .state import RequestLimitedState, ServerState
+from .worker_link import SupervisorLink
 
 logger = logging.getLogger("aster.error")
 
@@ -54,21 +62,36 @@ def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
 
 
 class Server:
-    """One serving process.  ``Server(config).run()`` blocks until shutdown."""
+    """One serving process.  ``Server(config).run()`` blocks until shutdown.
+
+    ``link`` connects a worker to its supervisor; ``accept_early`` (with a health
+    path) lets it accept while the app starts, which a worker joining siblings that
+    already serve must not: it would hold their share of connections until it is ready.
+    """
 
     def __init__(
-        self, config: Config, *, signals: tuple[signal.Signals, ...] = HANDLED_SIGNALS
+        self,
+        config: Config,
+        *,
+        signals: tuple[signal.Signals, ...] = HANDLED_SIGNALS,
+        link: SupervisorLink | None = None,
+        accept_early: bool = True,
     ) -> None:
         self.config = config
         self.signals = signals
+        self.link = link
+        self.accept_early = accept_early
         self._should_exit = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.force_exit = False
+        #: Serving: the lifespan startup is complete and the listeners are open.
         self.started = False
+        self._app_started = False  # the lifespan startup completed (its shutdown is due)
         self.exit_code = 0
         self.servers: list[asyncio.base_events.Server] = []
         self.state: ServerState | None = None
         self.lifespan: Lifespan | None = None
+        self.health: HealthCheck | None = None
         self._exit_event: asyncio.Event | None = None
         self._force_event: asyncio.Event | None = None
         self._tick_handle: asyncio.TimerHandle | None = None
@@ -111,17 +134,31 @@ class Server:
         if self.should_exit:  # asked to stop before the loop existed
             self._exit_event.set()
         if config.limit_max_requests is not None:
-            self.state = RequestLimitedState(config, self._request_limit_reached)
+            # Each process draws its own share of the jitter, so workers leave one by one.
+            limit = config.limit_max_requests + random.randint(0, config.limit_max_requests_jitter)
+            self.state = RequestLimitedState(config, limit, self._request_limit_reached)
         else:
             self.state = ServerState(config)
         self.lifespan = Lifespan(config)
+        if config.health_path is not None:
+            assert config.loaded_app is not None
+            self.health = HealthCheck(
+                config.loaded_app, config.health_path, self.state, self.lifespan.state
+            )
+            self.state.app = self.health
         self._install_signal_handlers()
+        if self.link is not None:
+            self.link.start(self._serve_handed_over, self._asked_to_stop, self._supervisor_gone)
         logger.info("Started server process [%d]", os.getpid())
-        await self.startup(sockets)
-        if not self.should_exit:
-            await self._exit_event.wait()
-        if self.started:
-            await self.shutdown()
+        try:
+            await self.startup(sockets)
+            if not self.should_exit:
+                await self._exit_event.wait()
+            if self._app_started or self.servers:
+                await self.shutdown()
+        finally:
+            if self.link is not None:
+                self.link.close()
         logger.info("Finished server process [%d]", os.getpid())
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -129,7 +166,8 @@ class Server:
 
         The address is bound before the app's startup runs, so a port in use
         fails fast and without the app's start-up side effects; connections
-        made meanwhile wait in the backlog.
+        made meanwhile wait in the backlog (or, with a health path, are accepted
+        and wait in the health check: probes get their 503 at once).
         """
         assert self.lifespan is not None and self.state is not None
         config = self.config
@@ -145,17 +183,46 @@ class Server:
             self._owns_uds = bool(config.uds)
             # ...and only a process alone on its socket may empty the backlog at shutdown.
             self._owns_sockets = config.fd is None
+        # With a health path, probes are answered (503) while the app starts.
+        early = self.health is not None and self.accept_early
+        if early and not await self._listen(sockets):
+            return
         if not await self._until_signal(self.lifespan.startup(), forced_only=False):
             logger.warning("Application startup interrupted by a signal.")
             await self.lifespan.cancel()
-            self._release(sockets)
-            self.should_exit = True
+            self._startup_failed(sockets)
             return
         if self.lifespan.should_exit:
-            self._release(sockets)
-            self.should_exit = True
+            self._startup_failed(sockets)
             self.exit_code = STARTUP_FAILURE
             return
+        self._app_started = True
+        if not early and not await self._listen(sockets):
+            return
+        self.started = True
+        if self.health is not None:
+            self.health.startup_complete()
+        # Everything loaded so far (the app, its framework, pydantic's schemas) lives
+        # as long as the process.  Freezing it keeps the cyclic GC's full collections
+        # from walking all of it again and again under load (pauses of 10 ms+).
+        gc.collect()
+        gc.freeze()
+        self._log_started()
+        if self.link is not None:
+            self.link.ready()
+
+    def _startup_failed(self, sockets: list[socket.socket]) -> None:
+        """No serving: the startup failed or a signal came first."""
+        if self.health is not None:
+            self.health.startup_failed()  # what waited for it is answered 503
+        if not self.servers:
+            self._release(sockets)
+        self.should_exit = True
+
+    async def _listen(self, sockets: list[socket.socket]) -> bool:
+        """Start accepting on ``sockets``; False (and the exit under way) if that failed."""
+        assert self.state is not None and self.lifespan is not None
+        config = self.config
         loop = asyncio.get_running_loop()
         app_state = self.lifespan.state
 
@@ -186,17 +253,12 @@ class Server:
         except OSError as exc:
             logger.error("could not serve on %s: %s", sock.getsockname(), exc)
             self.exit_code = 1
-            self.should_exit = True
-            self.started = True  # shut down what did start, and the lifespan
-            return
-        self.started = True
-        # Everything loaded so far (the app, its framework, pydantic's schemas) lives
-        # as long as the process.  Freezing it keeps the cyclic GC's full collections
-        # from walking all of it again and again under load (pauses of 10 ms+).
-        gc.collect()
-        gc.freeze()
-        self._log_started()
+            if self.health is not None:
+                self.health.startup_failed()
+            self.should_exit = True  # shutdown() closes what did start, and the lifespan
+            return False
         self._schedule_tick()
+        return True
 
     async def _until_signal(self, step: Coroutine[Any, Any, None], *, forced_only: bool) -> bool:
         """Run a lifespan step unless a signal (or, with ``forced_only``, a second one) comes first.
@@ -266,9 +328,10 @@ class Server:
                 signal.signal(sig, lambda *_: loop.call_soon_threadsafe(self.request_exit))
 
     def _request_limit_reached(self) -> None:
+        assert isinstance(self.state, RequestLimitedState)
         logger.warning(
             "Maximum request limit of %d reached. Terminating process.",
-            self.config.limit_max_requests,
+            self.state.request_limit,
         )
         if not self.should_exit:
             self.request_exit()
@@ -292,12 +355,14 @@ class Server:
         backlog = self._take_backlog() if self._owns_sockets else []
         for server in self.servers:
             server.close()
+        handoff = None
+        if self.link is not None:
+            self.link.stopping()  # the supervisor may hand over connections from the backlog
+            handoff = asyncio.ensure_future(self.link.handoff())
         for connection in list(self.state.connections):
             connection.shutdown()
         for sock in backlog:
-            task = asyncio.ensure_future(self._serve_accepted(sock))
-            self.state.tasks.add(task)
-            task.add_done_callback(self.state.tasks.discard)
+            self._serve_handed_over(sock)
         await asyncio.sleep(0)  # let the idle connections just closed be dropped from the count
         timeout = self.config.timeout_graceful_shutdown
         loop = asyncio.get_running_loop()
@@ -308,7 +373,9 @@ class Server:
                 len(self.state.connections),
                 len(self.state.tasks),
             )
-        while (self.state.connections or self.state.tasks) and not self.force_exit:
+        while (
+            self.state.connections or self.state.tasks or (handoff and not handoff.done())
+        ) and not self.force_exit:
             if deadline is not None and loop.time() >= deadline:
                 logger.error(
                     "Cancelling %d task(s): the graceful shutdown timeout was exceeded.",
@@ -316,6 +383,8 @@ class Server:
                 )
                 break
             await asyncio.sleep(0.05)
+        if handoff is not None:
+            handoff.cancel()
         for connection in list(self.state.connections):
             terminate = getattr(connection, "terminate", None)
             if terminate is not None:
@@ -330,8 +399,10 @@ class Server:
             await asyncio.wait(list(self.state.tasks), timeout=1.0)
         if self._tick_handle is not None:
             self._tick_handle.cancel()
-        if self.force_exit or not await self._until_signal(
-            self.lifespan.shutdown(), forced_only=True
+        # (After a failed or interrupted startup, no lifespan shutdown is due.)
+        if self._app_started and (
+            self.force_exit
+            or not await self._until_signal(self.lifespan.shutdown(), forced_only=True)
         ):
             await self.lifespan.cancel()
         self._release([])
@@ -363,6 +434,26 @@ class Server:
                     except OSError:
                         pass
         return accepted
+
+    def _serve_handed_over(self, sock: socket.socket) -> None:
+        """Answer a connection accepted at shutdown (by us, or by the supervisor)."""
+        if self._protocol_factory is None:  # never listened: nothing to answer it with
+            sock.close()
+            return
+        assert self.state is not None
+        task = asyncio.ensure_future(self._serve_accepted(sock))
+        self.state.tasks.add(task)
+        task.add_done_callback(self.state.tasks.discard)
+
+    def _asked_to_stop(self) -> None:
+        """The supervisor's STOP: a graceful shutdown, never the forcing second signal."""
+        if not self.should_exit:
+            self.request_exit()
+
+    def _supervisor_gone(self) -> None:
+        if not self.should_exit:
+            logger.warning("The supervisor process is gone; shutting down.")
+            self.request_exit()
 
     async def _serve_accepted(self, sock: socket.socket) -> None:
         """Serve a connection taken from the backlog at shutdown: its request, then close."""

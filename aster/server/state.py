@@ -26,6 +26,8 @@ class ServerState:
     """
 
     def __init__(self, config: Config) -> None:
+        #: What the connections run: the app, or the server's health check in front of it.
+        self.app = config.loaded_app
         self.connections: set[Connection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         #: Set when the server starts shutting down: a connection made after that (the loop
@@ -66,16 +68,16 @@ class ServerState:
 
 
 class RequestLimitedState(ServerState):
-    """A ServerState that calls ``on_limit`` the moment the ``--limit-max-requests``-th request
-    starts, so the server begins its graceful exit with that request (which completes) and
-    not up to a tick later, after serving more than it was allowed to.
+    """A ServerState that calls ``on_limit`` the moment the ``limit``-th request starts
+    (``--limit-max-requests``, plus this process's share of the jitter), so the server
+    begins its graceful exit with that request (which completes) and not up to a tick
+    later, after serving more than it was allowed to.
 
     A separate class so that servers without the limit pay nothing for the property.
     """
 
-    def __init__(self, config: Config, on_limit: Callable[[], None]) -> None:
-        assert config.limit_max_requests is not None
-        self.request_limit = config.limit_max_requests
+    def __init__(self, config: Config, limit: int, on_limit: Callable[[], None]) -> None:
+        self.request_limit = limit
         self.on_limit = on_limit
         super().__init__(config)
 

@@ -56,7 +56,7 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
         self.state = state
         self.app_state = app_state
         self.loop = state.loop
-        self.app = config.loaded_app
+        self.app = state.app
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.client: tuple[str, int] | None = None

@@ -89,7 +89,7 @@ class HTTP2Protocol(ServerAnswers, asyncio.Protocol):
         self.state = state
         self.app_state = app_state
         self.loop = state.loop
-        self.app = config.loaded_app
+        self.app = state.app
         self.transport = transport
         self.client = client
         self.trusted_proxy = trusted_proxy
@@ -455,8 +455,7 @@ class HTTP2Protocol(ServerAnswers, asyncio.Protocol):
     def _maybe_idle(self) -> None:
         if not self.streams:
             if self._stopping:
-                self._flush()
-                self._close()
+                self._end_after_goaway()
             elif self._state != IDLE:
                 self._idle()
 
@@ -570,7 +569,7 @@ class HTTP2Protocol(ServerAnswers, asyncio.Protocol):
         self.engine.goaway(NO_ERROR, self._last_stream_id)
         self._flush()
         if not self.streams:
-            self._close()
+            self._end_after_goaway()
 
     def terminate(self) -> None:
         """The graceful period is over: reset what is still running, then close."""

@@ -21,7 +21,7 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from websockets.exceptions import InvalidHandshake, InvalidState, ProtocolError
-from websockets.frames import Opcode
+from websockets.frames import Frame, Opcode
 from websockets.server import ServerProtocol
 
 try:
@@ -105,6 +105,8 @@ class WebSocketProtocol(WebSocketConnection):
         # The message being reassembled from fragments.
         self._fragments: list[bytes] = []
         self._fragment_text = False
+        #: What the library queued (its close frame, last pongs) while a failure waits.
+        self._held: list[bytes] = []
 
     # -- frames from the peer -------------------------------------------------------
 
@@ -214,9 +216,9 @@ class WebSocketProtocol(WebSocketConnection):
                 assert received is not None
                 self._peer_closed(received.code, received.reason)
             # Pings need nothing from us: the protocol queued the pong already.
-            if self._failed:
+            if self._failed or self._failing is not None:
                 break
-        if conn.parser_exc is not None and not self._failed:
+        if conn.parser_exc is not None:
             self._fail_reported()
         self._flush()
 
@@ -234,15 +236,25 @@ class WebSocketProtocol(WebSocketConnection):
             self.cycle.feed(data if type(data) is bytes else bytes(data))
 
     def _fail_reported(self) -> None:
-        """The protocol failed the connection (1002, 1007, 1009...): tell the app which."""
+        """The protocol failed the connection (1002, 1007, 1009...): it queued the close
+        frame; the app hears which once the failure takes effect (``_peer_failed``)."""
         sent = self.conn.close_sent
         if sent is not None:
-            self._failed_with(sent.code, sent.reason)
+            self._peer_failed(sent.code, sent.reason)
         else:
-            self._failed_with(1006, "")
+            self._peer_failed(1006, "")
+
+    def _release_failure(self, code: int, reason: str) -> None:
+        pass  # the library queued the close frame when it failed; _take_writes lets it out
 
     def _take_writes(self) -> list[bytes]:
         writes = self.conn.data_to_send()
+        if self._failing is not None:
+            self._held += writes
+            return []
+        if self._held:
+            writes = self._held + writes
+            self._held = []
         if writes and not writes[-1]:  # websockets' end-of-stream marker
             self._eof = True
             writes = [chunk for chunk in writes if chunk]
@@ -273,7 +285,14 @@ class WebSocketProtocol(WebSocketConnection):
             else:
                 self.conn.send_binary(data)
         except InvalidState:
-            return False
+            if self._failing is None:
+                return False
+            # The library failed the connection, but the app still answers what came
+            # before: frame it with the library's codec (and its compression state).
+            opcode = _TEXT if type(data) is str else _BINARY
+            payload = data.encode() if type(data) is str else bytes(data)
+            frame = Frame(opcode, payload)
+            self._out.append(frame.serialize(mask=False, extensions=self.conn.extensions))
         return True
 
     def _encode_close(self, code: int, reason: str) -> None:

@@ -18,10 +18,17 @@ The connection moves through these states (``_ws_state``), and one deadline
 
     HANDSHAKE: no deadline (the app decides; bytes that arrive are held back);
     OPEN:      PING (time to ping), then PONG (the peer must answer by then);
-    CLOSING:   CLOSE (the peer must complete the closing handshake by then).
+    CLOSING:   CLOSE (the peer must complete the closing handshake by then), or
+               FAIL (a failure the peer caused waits, briefly, for the app; below).
 
 Messages the app sends in one turn of the event loop go out in one write: a
 system call per message costs more than framing it.
+
+When the peer breaks the protocol (1002, 1007, 1009) after messages the app has
+not answered yet, say in the same read, the failure waits until the app asks for
+its next message (or ends the session, or ``FAIL_DELAY`` passes): the answers to
+the valid messages go out first, then the close frame, in the order a strict
+client (Autobahn's) expects.  Nothing more is read meanwhile.
 """
 
 from __future__ import annotations
@@ -58,7 +65,7 @@ class WSCarrier(Protocol):
 access_logger = logging.getLogger("aster.access")
 
 HANDSHAKE, OPEN, CLOSING, CLOSED = 0, 1, 2, 3
-NONE, PING, PONG, CLOSE = 0, 1, 2, 3
+NONE, PING, PONG, CLOSE, FAIL = 0, 1, 2, 3, 4
 INFINITY = float("inf")
 
 #: How long the peer has to answer our close frame before the socket is closed anyway.
@@ -67,6 +74,8 @@ CLOSE_TIMEOUT = 10.0
 EARLY_DATA_LIMIT = 65536
 #: Bytes of outgoing messages held for one write at the end of the loop turn, at most.
 FLUSH_THRESHOLD = 65536
+#: How long a failure the peer caused waits for the app to answer the messages before it.
+FAIL_DELAY = 1.0
 
 
 class WebSocketConnection(asyncio.Protocol):
@@ -103,6 +112,8 @@ class WebSocketConnection(asyncio.Protocol):
         self._eof = False  # close the socket once _out is written
         self._stopping = False
         self._failed = False
+        #: The close code and reason of a failure waiting for the app (see the module doc).
+        self._failing: tuple[int, str] | None = None
         self._ping_interval = config.ws_ping_interval or 0.0
         self._ping_timeout = config.ws_ping_timeout or 0.0
         self._ping_payload = b""
@@ -126,9 +137,7 @@ class WebSocketConnection(asyncio.Protocol):
         if rest:
             self.data_received(rest)
         self.cycle = cycle = WebSocketCycle(scope, self, self.config.ws_max_queue)
-        cycle.task = task = self.loop.create_task(
-            cycle.run(self.config.loaded_app, self.state.tasks)
-        )  # type: ignore[arg-type]
+        cycle.task = task = self.loop.create_task(cycle.run(self.state.app, self.state.tasks))  # type: ignore[arg-type]
         self.state.tasks.add(task)
         if self.transport.is_closing():  # the early data was over the limit
             cycle.lose_connection(ABNORMAL_CLOSURE)
@@ -156,8 +165,14 @@ class WebSocketConnection(asyncio.Protocol):
 
     def _take_writes(self) -> list[bytes]:
         """Bytes the framing library queued itself (and sets ``_eof`` if it wants the socket
-        closed); by default everything is already in ``_out``."""
+        closed); by default everything is already in ``_out``.  While a failure waits
+        (``_failing``), whatever the library queued must be held back."""
         return []
+
+    def _release_failure(self, code: int, reason: str) -> None:
+        """A failure of the peer's making takes effect: queue its close frame if the
+        library has not already."""
+        raise NotImplementedError
 
     # -- what a subclass calls ------------------------------------------------------
 
@@ -165,6 +180,34 @@ class WebSocketConnection(asyncio.Protocol):
         """The peer's close frame arrived (the reply is the framing's business)."""
         self._ws_state = CLOSING
         self.cycle.lose_connection(code, reason)
+
+    def _peer_failed(self, code: int, reason: str) -> None:
+        """The peer broke the protocol (1002, 1007, 1009): fail the connection, once the app
+        has answered what came before (see the module doc).  The caller flushes."""
+        if self._failed or self._failing is not None:
+            return
+        cycle = self.cycle
+        if cycle.waiting_for_failure():
+            self._failing = (code, reason)
+            self._ws_state = CLOSING
+            self._deadline = self.loop.time() + FAIL_DELAY
+            self._deadline_reason = FAIL
+        else:
+            self._release_failure(code, reason)
+            self._failed_with(code, reason)
+
+    def fail_now(self) -> None:
+        """The failure that waited for the app takes effect: its close frame goes out after
+        everything the app sent meanwhile, and the app hears of it."""
+        failing = self._failing
+        if failing is None:
+            return
+        self._failing = None
+        self._deadline = INFINITY
+        self._deadline_reason = NONE
+        self._release_failure(*failing)
+        self._failed_with(*failing)
+        self._flush()
 
     def _failed_with(self, code: int, reason: str) -> None:
         """The connection failed with this close code (1002, 1007, 1009...): tell the app."""
@@ -180,6 +223,7 @@ class WebSocketConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._ws_state = CLOSED
+        self._failing = None
         self._deadline = INFINITY
         self.state.connections.discard(self)
         if self.cycle is not None:
@@ -194,8 +238,11 @@ class WebSocketConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         state = self._ws_state
-        if state in (OPEN, CLOSING):
+        if state == OPEN:
             self._receive(data)
+        elif state == CLOSING:
+            if self._failing is None:  # after a failure of the peer's, nothing more is read
+                self._receive(data)
         elif state == HANDSHAKE:
             # A client must wait for the 101; hold what it sent early, within reason.
             self._early.append(data)
@@ -274,7 +321,7 @@ class WebSocketConnection(asyncio.Protocol):
             self._shutdown_close()
 
     def send_data(self, data: str | bytes) -> asyncio.Future[None] | None:
-        if self._ws_state != OPEN or not self._encode_message(data):
+        if (self._ws_state != OPEN and self._failing is None) or not self._encode_message(data):
             return None  # a close is under way: the cycle will hear of it
         unflushed = self._unflushed
         self._unflushed = unflushed + len(data) + 14
@@ -289,6 +336,9 @@ class WebSocketConnection(asyncio.Protocol):
         return None
 
     def close(self, code: int, reason: str) -> None:
+        if self._failing is not None:  # the app is done: the failure's close frame goes out
+            self.fail_now()
+            return
         if self._ws_state != OPEN:
             return
         self._encode_close(code, reason)
@@ -367,6 +417,8 @@ class WebSocketConnection(asyncio.Protocol):
                 self._deadline_reason = PONG
             else:
                 self._schedule_ping()
+        elif reason == FAIL:
+            self.fail_now()
         elif reason == PONG and self._ws_state == OPEN:
             logger.debug("WebSocket from %s: no pong in time, closing", self._client())
             self._encode_failure(1011, "keepalive ping timeout")
@@ -383,7 +435,9 @@ class WebSocketConnection(asyncio.Protocol):
     def shutdown(self) -> None:
         """The server is stopping: close open sessions with 1012 (Service Restart)."""
         self._stopping = True
-        if self._ws_state == OPEN:
+        if self._failing is not None:
+            self.fail_now()
+        elif self._ws_state == OPEN:
             self._shutdown_close()
 
     def _shutdown_close(self) -> None:

@@ -59,6 +59,9 @@ class WSWire(Protocol):
     def close(self, code: int, reason: str) -> None:
         """Start the closing handshake with this code and reason."""
 
+    def fail_now(self) -> None:
+        """A failure of the peer's, held until the app asked for more, takes effect."""
+
     def respond(self, status: int, headers: Iterable[Any], body: bytes) -> None:
         """Decline the handshake with a plain HTTP response, then close."""
 
@@ -87,6 +90,7 @@ class WebSocketCycle:
         "disconnect",
         "response",
         "task",
+        "failing",
     )
 
     def __init__(self, scope: dict[str, Any], wire: WSWire, max_queue: int) -> None:
@@ -103,6 +107,8 @@ class WebSocketCycle:
         #: The denial response being collected: status, headers, body chunks.
         self.response: tuple[int, Any, list[bytes]] | None = None
         self.task: asyncio.Task[None] | None = None
+        #: The wire holds a failure until the app asks for its next message.
+        self.failing = False
 
     @property
     def disconnected(self) -> bool:
@@ -123,6 +129,20 @@ class WebSocketCycle:
             self.wire.pause_reading()
         if self.waiter is not None:
             self._wake()
+
+    def waiting_for_failure(self) -> bool:
+        """The peer just broke the protocol: should the failure wait for the app?
+
+        Yes while the app has messages to take or is busy with the last one (not waiting
+        in ``receive``): its answers must go out before the close frame.  The wire
+        calls ``fail_now`` when the app next asks for a message.
+        """
+        if self.state != OPEN or self.disconnect is not None:
+            return False
+        if self.waiter is not None and not self.queue:
+            return False  # the app waits for a message: nothing left to answer
+        self.failing = True
+        return True
 
     def lose_connection(self, code: int, reason: str = "") -> None:
         """The connection ended (close frame, failure, or lost socket); only the first counts."""
@@ -151,6 +171,10 @@ class WebSocketCycle:
                 return message
             if self.disconnect is not None:
                 return dict(self.disconnect)
+            if self.failing:
+                self.failing = False
+                self.wire.fail_now()  # which reports the disconnect
+                continue
             self.waiter = self.loop.create_future()
             await self.waiter
 

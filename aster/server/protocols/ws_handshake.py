@@ -23,6 +23,7 @@ from websockets.exceptions import (
     InvalidUpgrade,
 )
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
@@ -38,6 +39,21 @@ logger = logging.getLogger("aster.error")
 _HANDSHAKE_HEADERS = frozenset(
     (b"upgrade", b"connection", b"sec-websocket-accept", b"sec-websocket-extensions")
 )
+
+
+class _ServerProtocol(ServerProtocol):
+    """``websockets``' server protocol, but a close frame between the fragments of a
+    message is a clean close.
+
+    RFC 6455 lets control frames come in the middle of a fragmented message (5.4) and
+    either side close at any time (5.5.1); the unfinished message is simply never
+    delivered.  ``websockets`` fails such a close with 1002 instead (Autobahn 7.1.5).
+    """
+
+    def recv_frame(self, frame: Frame) -> None:
+        if frame.opcode is Opcode.CLOSE:
+            self.current_size = None  # the message in progress is abandoned
+        super().recv_frame(frame)
 
 
 def is_websocket_upgrade(headers: Iterable[tuple[bytes, bytes]]) -> bool:
@@ -90,7 +106,7 @@ def _protocol(config: Config, http_scope: dict[str, Any]) -> tuple[ServerProtoco
                 compress_settings={"memLevel": 5},
             )
         )
-    conn = ServerProtocol(extensions=extensions, max_size=config.ws_max_size, state=State.OPEN)
+    conn = _ServerProtocol(extensions=extensions, max_size=config.ws_max_size, state=State.OPEN)
     headers = Headers(
         [(n.decode("latin-1"), v.decode("latin-1")) for n, v in http_scope["headers"]]
     )

@@ -168,9 +168,7 @@ class WSProtoProtocol(WebSocketConnection):
         else:
             self._size += len(data)
         if self._size > self._max_size:
-            reason = f"message over {self._max_size} bytes"
-            self._encode_failure(1009, reason)
-            self._failed_with(1009, reason)
+            self._peer_failed(1009, f"message over {self._max_size} bytes")
             return False
         if event.message_finished and not self._parts:
             message = data if type(data) is not bytearray else bytes(data)
@@ -195,8 +193,7 @@ class WSProtoProtocol(WebSocketConnection):
         elif conn.state is _CLOSED:  # the peer's answer to our close
             self._eof = True
         else:  # wsproto found a protocol error and reports it as a close it wants sent
-            self._encode_failure(event.code, reason)
-            self._failed_with(event.code, reason)
+            self._peer_failed(event.code, reason)
 
     # -- frames to the peer -------------------------------------------------------------
 
@@ -218,6 +215,9 @@ class WSProtoProtocol(WebSocketConnection):
 
     def _encode_ping(self, payload: bytes) -> None:
         self._out.append(self.conn.send(Ping(payload=payload)))
+
+    def _release_failure(self, code: int, reason: str) -> None:
+        self._encode_failure(code, reason)
 
     def _encode_failure(self, code: int, reason: str) -> None:
         conn = self.conn
