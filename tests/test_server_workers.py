@@ -76,8 +76,12 @@ def test_a_blocked_worker_is_replaced_within_the_timeout_while_the_other_serves(
     during = [r for r in results if blocked_at < r.started and r.ended < detected_at]
     assert len([r for r in during if r.outcome == "ok"]) >= 5
     assert {int(r.body) for r in during if r.outcome == "ok"} == {other}
-    # At most the few connections the stalled worker had accepted just before it blocked.
-    assert len(failures(results)) <= 2, failures(results)
+    # Lost: at most the connections the stalled worker had accepted in the turns just
+    # before its loop stopped (the kill resets them).  Each of the 4 clients has one
+    # connection in flight at a time, so at most one per client, and none after.
+    lost = [r for r in results if r.outcome == "failed"]
+    assert len(lost) <= 4, failures(results)
+    assert all(r.started < detected_at for r in lost), failures(results)
 
 
 # -- SIGTERM ----------------------------------------------------------------------------
