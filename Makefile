@@ -22,7 +22,7 @@ run: $(STAMP)
 	$(BIN)/aster run app:app --app-dir examples --host $(HOST) --port $(PORT)
 
 sysdeps:
-	@scripts/sysdeps.sh curl wrk chromium chromium-driver nghttp2-client
+	@scripts/sysdeps.sh curl wrk chromium chromium-driver nghttp2-client postgresql
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

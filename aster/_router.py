@@ -163,6 +163,11 @@ class Router:
     def _started(self) -> None:
         """The lifespan startup ran (and with it whatever changes it made to the routes)."""
 
+    def _lifespan_resources(self, scope: Scope) -> contextlib.AbstractAsyncContextManager[Any]:
+        """What lives from the end of the startup to the start of the shutdown (none here;
+        FastAPI-level routers open their lifespan-scoped dependencies)."""
+        return contextlib.nullcontext()
+
     async def lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI lifespan protocol, around ``lifespan_context``."""
         started = False
@@ -177,9 +182,10 @@ class Router:
                         )
                     scope["state"].update(maybe_state)
                 self._started()
-                await send({"type": "lifespan.startup.complete"})
-                started = True
-                await receive()
+                async with self._lifespan_resources(scope):
+                    await send({"type": "lifespan.startup.complete"})
+                    started = True
+                    await receive()
         except BaseException:
             text = traceback.format_exc()
             kind = "lifespan.shutdown.failed" if started else "lifespan.startup.failed"

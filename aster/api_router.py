@@ -10,8 +10,9 @@ both kinds, and keeps copying what the included router gets later.
 
 from __future__ import annotations
 
+import contextlib
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from enum import Enum
 from typing import Any
 
@@ -25,8 +26,10 @@ from ._routes import Route, WebSocketRoute
 from ._routing_base import BaseRoute
 from .api_routing import APIRoute, APIWebSocketRoute, _merge_lifespan_context
 from .datastructures import Default, DefaultPlaceholder
+from .dependencies.lifespan import STATE_KEY as LIFESPAN_STATE_KEY
+from .dependencies.lifespan import LifespanValues, lifespan_dependants
 from .exceptions import FastAPIError
-from .types import ASGIApp, DecoratedCallable, Lifespan
+from .types import ASGIApp, DecoratedCallable, Lifespan, Scope
 from .utils import generate_unique_id, get_value_or_default
 
 _METHOD_DEFAULTS: dict[str, Any] = {
@@ -132,6 +135,25 @@ class APIRouter(LowPriorityRoutes, Router):
         for route in self.routes:
             if isinstance(route, APIRoute):
                 route._plans.refresh()
+
+    @contextlib.asynccontextmanager
+    async def _lifespan_resources(self, scope: Scope) -> AsyncIterator[None]:
+        """Create every ``Depends(..., scope="lifespan")`` of the app's routes, once, before
+        the first request; close them (the code after their ``yield``) at shutdown."""
+        app = scope.get("app")
+        overrides = getattr(app, "dependency_overrides", None) or {}
+        store = LifespanValues()
+        state = scope.get("state")
+        if state is not None:
+            state[LIFESPAN_STATE_KEY] = store  # copied into every request's scope["state"]
+        elif app is not None:
+            app._aster_lifespan_values = store
+        try:
+            for dependant in lifespan_dependants(self.routes, overrides):
+                await store.get(dependant, overrides)
+            yield
+        finally:
+            await store.aclose()
 
     @property
     def form_limits(self) -> dict[str, Any]:

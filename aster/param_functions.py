@@ -59,7 +59,7 @@ def Depends(
     dependency: Callable[..., Any] | None = None,
     *,
     use_cache: bool = True,
-    scope: Literal["function", "request"] | None = None,
+    scope: Literal["function", "request", "lifespan"] | None = None,
     max_concurrency: int | None = None,
 ) -> Any:
     return params.Depends(

@@ -8,6 +8,7 @@ for pkg in "$@"; do
     python3-venv) python3 -c 'import ensurepip' 2>/dev/null || missing="$missing $pkg" ;;
     nghttp2-client) command -v h2load >/dev/null 2>&1 || missing="$missing $pkg" ;;
     chromium) command -v chromium >/dev/null 2>&1 || missing="$missing $pkg" ;;
+    postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing $pkg" ;;
     chromium-driver) command -v chromedriver >/dev/null 2>&1 || missing="$missing $pkg" ;;
     *) command -v "$pkg" >/dev/null 2>&1 || missing="$missing $pkg" ;;
   esac

@@ -32,3 +32,13 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     names = pyfuncitem._fixtureinfo.argnames
     asyncio.run(pyfuncitem.obj(**{name: pyfuncitem.funcargs[name] for name in names}))
     return True
+
+
+@pytest.fixture(scope="session")
+def postgres():  # type: ignore[no-untyped-def]
+    """A throwaway PostgreSQL cluster (Debian's package, run as ``postgres`` under root),
+    with the seeds' ``user``/``password``/``mydb`` and ``mytable``; deleted afterwards."""
+    from bench.postgres import Cluster
+
+    with Cluster() as cluster:
+        yield cluster

@@ -7,7 +7,7 @@ in their imports.  Their names are ``seed_<seed file>_<what>.py``:
 - 000 (ASGI sync/async): ``async_endpoint`` (httpx to https://api.example.com/data),
   ``sync_endpoint`` (time.sleep(5)), ``process_time_middleware`` (BaseHTTPMiddleware).
 - 001 (FastAPI async): ``async_route``, ``process_time_middleware`` (``@app.middleware``),
-  ``db_data`` (asyncpg), ``external_api`` (httpx), ``cpu_task`` (run_in_executor),
+  ``db_data`` (asyncpg, against a throwaway PostgreSQL), ``external_api`` (httpx), ``cpu_task`` (run_in_executor),
   ``error_handling``.
 - 002 (simple async API): ``read_root``.
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import http.server
-import importlib.util
 import json
 import select
 import socket
@@ -32,14 +31,13 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import trustme
 
-from tests.support import ROOT, serve
+from tests.support import serve
 
 SEEDS = "tests.apps.seeds"
 
@@ -236,36 +234,45 @@ def test_cpu_task_in_the_default_executor() -> None:
         assert (response.status_code, response.json()) == (200, {"result": 499999500000})
 
 
-def _postgres_reachable() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
-
-
-def _asyncpg_installed() -> bool:
-    return importlib.util.find_spec("asyncpg") is not None
-
-
-def test_db_example_starts_and_its_route_needs_postgres() -> None:
-    env = {}
-    if not _asyncpg_installed():
-        # Only stands in for the import; connect() fails like asyncpg without a server.
-        env["PYTHONPATH"] = f"{ROOT}:{Path(__file__).parent / 'apps' / 'asyncpg_stub'}"
-    with serve(app("seed_1_db_data"), env=env) as server:
+def test_db_example_reads_the_rows_from_a_real_postgres(postgres: Any) -> None:
+    """The seed names host 127.0.0.1 and no port: libpq's PGPORT (asyncpg honours it)
+    points it at the throwaway cluster, unedited."""
+    with serve(app("seed_1_db_data"), env={"PGPORT": str(postgres.port)}) as server:
         assert httpx.get(server.url + "/", timeout=10).status_code == 404
         response = httpx.get(server.url + "/db-data", timeout=15)
-        if not (_asyncpg_installed() and _postgres_reachable()):
-            # No database: the connection error is a 500, logged, and the server lives on.
-            assert (response.status_code, response.text) == (500, "Internal Server Error")
-            assert httpx.get(server.url + "/db-data", timeout=15).status_code == 500
-            server.wait_for_log("ConnectionRefusedError|Connect call failed|OSError")
-            pytest.skip(
-                "/db-data needs asyncpg and a PostgreSQL server on 127.0.0.1:5432 with"
-                f" user/password/mydb (asyncpg installed: {_asyncpg_installed()},"
-                f" server reachable: {_postgres_reachable()}); only start-up and the"
-                " error path were checked"
-            )
-        assert response.status_code == 200
-        assert isinstance(response.json(), list)
+        assert (response.status_code, response.headers["content-type"]) == (
+            200,
+            "application/json",
+        )
+        assert response.json() == [
+            {"id": 1, "name": "alpha"},
+            {"id": 2, "name": "beta"},
+            {"id": 3, "name": "gamma"},
+        ]
+        # Each request opens its own connection and closes it: nothing left behind.
+        for _ in range(3):
+            assert httpx.get(server.url + "/db-data", timeout=15).json()[0]["id"] == 1
+        leftover = postgres.psql(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'user'", "mydb"
+        )
+        assert leftover.strip() == "0"
+
+
+def test_db_example_answers_500_when_the_database_goes_away() -> None:
+    """A cluster of its own, stopped mid-run: the app's error (a 500, logged), never a hung
+    worker, and the server keeps serving; started again, the route works again."""
+    from bench.postgres import Cluster
+
+    with Cluster() as pg, serve(app("seed_1_db_data"), env={"PGPORT": str(pg.port)}) as server:
+        assert httpx.get(server.url + "/db-data", timeout=15).status_code == 200
+        pg.stop()
+        started = time.monotonic()
+        response = httpx.get(server.url + "/db-data", timeout=15)
+        assert (response.status_code, response.text) == (500, "Internal Server Error")
+        assert time.monotonic() - started < 5
+        server.wait_for_log("ConnectionRefusedError|Connect call failed")
+        assert httpx.get(server.url + "/", timeout=10).status_code == 404  # still serving
+        pg.start()
+        pg.wait_ready()
+        response = httpx.get(server.url + "/db-data", timeout=15)
+        assert (response.status_code, len(response.json())) == (200, 3)

@@ -149,6 +149,10 @@ def get_parameterless_sub_dependant(*, depends: params.Depends, path: str) -> De
     )
 
 
+#: The scope of a dependency created once at startup (aster/dependencies/lifespan.py).
+LIFESPAN = "lifespan"
+
+
 def get_dependant(
     *,
     path: str,
@@ -157,7 +161,7 @@ def get_dependant(
     own_oauth_scopes: list[str] | None = None,
     parent_oauth_scopes: list[str] | None = None,
     use_cache: bool = True,
-    scope: Literal["function", "request"] | None = None,
+    scope: Literal["function", "request", "lifespan"] | None = None,
     concurrency: DependencyConcurrency | None = None,
 ) -> Dependant:
     dependant = Dependant(
@@ -219,7 +223,48 @@ def get_dependant(
             dependant.body_params.append(field)
         else:
             add_param_to_fields(field=field, dependant=dependant)
+    if scope == LIFESPAN:
+        check_lifespan_dependant(dependant)
     return dependant
+
+
+def check_lifespan_dependant(dependant: Dependant) -> None:
+    """Refuse, at route definition, what a dependency without a request cannot have."""
+    name = getattr(dependant.call, "__name__", repr(dependant.call))
+    inputs = [
+        f.alias if hasattr(f, "alias") else str(f)
+        for f in (
+            *dependant.path_params,
+            *dependant.query_params,
+            *dependant.header_params,
+            *dependant.cookie_params,
+            *dependant.body_params,
+        )
+    ]
+    inputs += [
+        n
+        for n in (
+            dependant.request_param_name,
+            dependant.websocket_param_name,
+            dependant.http_connection_param_name,
+            dependant.response_param_name,
+            dependant.background_tasks_param_name,
+            dependant.security_scopes_param_name,
+        )
+        if n
+    ]
+    if inputs:
+        raise DependencyScopeError(
+            f'The dependency "{name}" has a scope of "lifespan": it runs once at startup,'
+            f" without a request, so it cannot take request parameters ({', '.join(inputs)})."
+        )
+    for sub in dependant.dependencies:
+        if sub.scope != LIFESPAN:
+            sub_name = getattr(sub.call, "__name__", repr(sub.call))
+            raise DependencyScopeError(
+                f'The dependency "{name}" has a scope of "lifespan", it cannot depend on'
+                f' "{sub_name}", whose scope is not "lifespan".'
+            )
 
 
 def add_non_field_param_to_dependency(

@@ -161,7 +161,7 @@ class _DependantFields:
     parent_oauth_scopes: list[str] | None = None
     use_cache: bool = True
     path: str | None = None
-    scope: Literal["function", "request"] | None = None
+    scope: Literal["function", "request", "lifespan"] | None = None
     concurrency: DependencyConcurrency | None = None
 
 

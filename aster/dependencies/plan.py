@@ -38,9 +38,10 @@ from ..fields import (
 )
 from ..requests import Request
 from ..security.oauth2 import SecurityScopes
-from .analysis import get_dependant
+from .analysis import LIFESPAN, get_dependant
 from .body import BodyReader
 from .exits import enter_generator
+from .lifespan import store_for
 from .models import (
     CHANGES,
     Dependant,
@@ -109,6 +110,7 @@ class Step:
         "cache_key",
         "use_cache",
         "function_scoped",
+        "lifespan",
         "concurrency",
         "path_params",
         "query_params",
@@ -151,6 +153,8 @@ class Step:
         self.cache_key = get_cache_key(original)
         self.use_cache = original.use_cache
         self.function_scoped = original.scope == "function"
+        #: Created once at startup (``scope="lifespan"``): looked up, never called per request.
+        self.lifespan = original.scope == LIFESPAN
         self.concurrency = dependant.concurrency
         self.path_params = [ParamReader(f) for f in dependant.path_params]
         self.query_params = [ParamReader(f) for f in dependant.query_params]
@@ -198,11 +202,14 @@ class Plan:
         embed_body_fields: bool = False,
     ) -> None:
         self.embed_body_fields = embed_body_fields
+        self.overrides: Mapping[Any, Any] = overrides or {}
         self.steps: list[Step] = []
-        self._add(dependant, dependant, overrides or {}, is_root=True)
+        self._add(dependant, dependant, self.overrides, is_root=True)
         self.endpoint = self.steps[-1]
         self.call = self.endpoint.call
-        self.needs_exit_stacks = any(s.kind in (CALL_GEN, CALL_ASYNC_GEN) for s in self.steps[:-1])
+        self.needs_exit_stacks = any(
+            s.kind in (CALL_GEN, CALL_ASYNC_GEN) and not s.lifespan for s in self.steps[:-1]
+        )
         self.needs_response = any(s.response_name for s in self.steps)
         #: Only the endpoint, no dependencies: the common case, solved without the loop.
         self.simple = len(self.steps) == 1
@@ -218,7 +225,8 @@ class Plan:
         seal(dependant)
         seal(original)
         children = []
-        for sub in dependant.dependencies:
+        # A lifespan dependency's own dependencies are solved with it, at startup.
+        for sub in dependant.dependencies if original.scope != LIFESPAN else ():
             use = sub
             override = overrides.get(sub.call, sub.call) if overrides else sub.call
             if override is not sub.call:
@@ -286,6 +294,10 @@ class Plan:
                 continue
             if index == last:
                 break
+            if step.lifespan:
+                store = store_for(request.scope)
+                results[index] = await store.get(step.dependant, self.overrides)
+                continue
             if step.use_cache and step.cache_key in cache:
                 results[index] = cache[step.cache_key]
                 continue

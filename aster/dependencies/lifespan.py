@@ -1,0 +1,126 @@
+"""``Depends(get_pool, scope="lifespan")``: created once at startup, shared, closed at shutdown.
+
+FastAPI's dependencies live for one request (``"function"``/``"request"``), so a
+connection pool is usually kept in a module global or ``app.state`` by hand
+(fastapi#617).  A lifespan-scoped dependency is the same declaration with a
+longer life:
+
+* at lifespan startup (after the app's own ``lifespan`` has entered) every
+  lifespan dependency of the app's routes is called once; a ``yield`` one stays
+  open until shutdown, when the code after its ``yield`` runs (before the app's
+  own ``lifespan`` exits, so the pool closes while what it needs still exists);
+* a request gets the stored value: one dict lookup, no call and no exit stack;
+* ``app.dependency_overrides`` applies: an override set before startup is what
+  startup creates (a test never opens the real pool); one set later is created
+  on first use, once, and closed at shutdown with the rest;
+* without a lifespan (a TestClient not used as a context manager) the value is
+  created on first use and kept for the app's life.
+
+A lifespan dependency can depend only on other lifespan dependencies, and takes no
+request parameters: there is no request when it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AsyncExitStack
+from typing import Any
+
+from ..concurrency import run_in_threadpool
+from .analysis import LIFESPAN, get_dependant
+from .exits import enter_generator
+from .models import Dependant, is_async_gen_callable, is_coroutine_callable, is_gen_callable
+
+#: Where the lifespan state (copied into every request's ``scope["state"]``) holds the values.
+STATE_KEY = "aster.lifespan_dependencies"
+
+
+class LifespanValues:
+    """The values of one app's lifespan dependencies, by (effective) callable, and their exits."""
+
+    def __init__(self) -> None:
+        self.values: dict[Callable[..., Any], Any] = {}
+        self.stack = AsyncExitStack()
+        self._lock = asyncio.Lock()
+
+    async def get(self, dependant: Dependant, overrides: Mapping[Any, Any] | None = None) -> Any:
+        call = dependant.call
+        try:
+            return self.values[call]  # type: ignore[index]
+        except KeyError:
+            pass
+        async with self._lock:  # two first requests at once: one call
+            if call not in self.values:
+                self.values[call] = await self._create(dependant, overrides or {})  # type: ignore[index]
+        return self.values[call]  # type: ignore[index]
+
+    async def _create(self, dependant: Dependant, overrides: Mapping[Any, Any]) -> Any:
+        values = {}
+        for sub in dependant.dependencies:
+            use = effective(sub, overrides)
+            if use.call in self.values:
+                value = self.values[use.call]  # type: ignore[index]
+            else:
+                value = self.values[use.call] = await self._create(use, overrides)  # type: ignore[index]
+            if sub.name is not None:
+                values[sub.name] = value
+        call = dependant.call
+        assert call is not None
+        if is_async_gen_callable(call) or is_gen_callable(call):
+            return await enter_generator(
+                call, values, is_async=is_async_gen_callable(call), stack=self.stack, scope={}
+            )
+        if is_coroutine_callable(call):
+            return await call(**values)
+        return await run_in_threadpool(call, **values)
+
+    async def aclose(self) -> None:
+        self.values.clear()
+        await self.stack.aclose()
+
+
+def effective(dependant: Dependant, overrides: Mapping[Any, Any]) -> Dependant:
+    """``dependant``, or the dependant of its override."""
+    override = overrides.get(dependant.call) if overrides else None
+    if override is None or override is dependant.call:
+        return dependant
+    return get_dependant(path="", call=override, name=dependant.name, scope=LIFESPAN)
+
+
+def lifespan_dependants(routes: Any, overrides: Mapping[Any, Any]) -> Iterator[Dependant]:
+    """Every lifespan dependency in the routes' trees (overrides applied), in tree order."""
+    seen: set[int] = set()
+    for route in routes:
+        root = getattr(route, "dependant", None)
+        if not isinstance(root, Dependant):
+            continue
+        pending = [root]
+        while pending:
+            node = pending.pop(0)
+            for sub in node.dependencies:
+                if sub.scope == LIFESPAN:
+                    use = effective(sub, overrides)
+                    if id(use.call) not in seen:
+                        seen.add(id(use.call))
+                        yield use
+                else:
+                    pending.append(sub)
+
+
+def store_for(scope: Mapping[str, Any]) -> LifespanValues:
+    """The app's store: from the lifespan state, or (no lifespan ran) one kept on the app."""
+    state = scope.get("state")
+    if state is not None:
+        store = state.get(STATE_KEY)
+        if store is not None:
+            return store  # type: ignore[no-any-return]
+    app = scope.get("app")
+    store = getattr(app, "_aster_lifespan_values", None)
+    if store is None:
+        store = LifespanValues()
+        try:
+            app._aster_lifespan_values = store  # type: ignore[union-attr]
+        except AttributeError:  # pragma: no cover - an app object that takes no attributes
+            pass
+    return store
