@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from . import params
 from ._response import RedirectResponse, Response
-from ._routing_base import BaseRoute, Match, NoMatchFound, get_route_path
+from ._routing_base import BaseRoute, Match, NoMatchFound, get_route_path, merge_child_scope
 from ._starlette_exceptions import StarletteHTTPException as HTTPException
 from .concurrency import run_in_threadpool
 from .datastructures import URL, Headers, URLPath
@@ -107,19 +107,6 @@ def _below(prefix: str, route_path: str) -> str | None:
     if route_path.startswith(prefix) and route_path[len(prefix) : len(prefix) + 1] == "/":
         return route_path[len(prefix) + 1 :]
     return None
-
-
-def merge_child_scope(scope: Scope, child_scope: Scope) -> None:
-    """``scope.update(child_scope)``, except that ``scope["fastapi"]`` is merged, not replaced.
-
-    That dict also carries what enclosing routers put there (form limits), which a
-    frontend match must not erase.
-    """
-    inner = child_scope.get(_SCOPE_KEY)
-    if isinstance(inner, dict):
-        child_scope = {key: value for key, value in child_scope.items() if key != _SCOPE_KEY}
-        scope.setdefault(_SCOPE_KEY, {}).update(inner)
-    scope.update(child_scope)
 
 
 def frontend_specificity(child_scope: Scope) -> int | None:

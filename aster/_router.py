@@ -25,6 +25,7 @@ from . import _telemetry_hooks
 from ._response import PlainTextResponse, RedirectResponse
 from ._routes import Route, WebSocketRoute
 from ._routing_base import (
+    FASTAPI_SCOPE_KEY,
     BaseRoute,
     Match,
     NoMatchFound,
@@ -33,6 +34,7 @@ from ._routing_base import (
     _wrap,
     compile_path,
     get_route_path,
+    merge_child_scope,
     replace_params,
 )
 from ._starlette_exceptions import StarletteHTTPException as HTTPException
@@ -225,7 +227,10 @@ class Router:
             match, child_scope = matchers[index](scope, route_path)
             if match is Match.FULL:
                 scope["route"] = routes[index]  # what was dispatched to (tracing reads it)
-                scope.update(child_scope)
+                if FASTAPI_SCOPE_KEY in child_scope and FASTAPI_SCOPE_KEY in scope:
+                    merge_child_scope(scope, child_scope)  # keep what enclosing routers put
+                else:
+                    scope.update(child_scope)
                 if _telemetry_hooks.active:
                     _telemetry_hooks.route_selected(scope, routes[index])
                 if route_index.direct[index]:

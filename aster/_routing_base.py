@@ -177,3 +177,20 @@ class BaseRoute:
             return
         scope.update(child_scope)
         await self.handle(scope, receive, send)
+
+
+#: FastAPI's per-request dict in the scope (``scope["fastapi"]``).
+FASTAPI_SCOPE_KEY = "fastapi"
+
+
+def merge_child_scope(scope: Scope, child_scope: Scope) -> None:
+    """``scope.update(child_scope)``, except that ``scope["fastapi"]`` is merged, not replaced.
+
+    That dict carries what enclosing routers put there (form limits), which a route
+    that sets its own keys there (a frontend, an extension's ``matches``) must not erase.
+    """
+    inner = child_scope.get(FASTAPI_SCOPE_KEY)
+    if isinstance(inner, dict):
+        child_scope = {key: value for key, value in child_scope.items() if key != FASTAPI_SCOPE_KEY}
+        scope.setdefault(FASTAPI_SCOPE_KEY, {}).update(inner)
+    scope.update(child_scope)

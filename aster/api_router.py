@@ -26,7 +26,7 @@ from ._routes import Route, WebSocketRoute
 from ._routing_base import BaseRoute
 from .api_routing import APIRoute, APIWebSocketRoute, _merge_lifespan_context
 from .datastructures import Default, DefaultPlaceholder
-from .dependencies.lifespan import STATE_KEY as LIFESPAN_STATE_KEY
+from .dependencies.lifespan import STORE_ATTRIBUTE as LIFESPAN_STORE_ATTRIBUTE
 from .dependencies.lifespan import LifespanValues, lifespan_dependants
 from .exceptions import FastAPIError
 from .types import ASGIApp, DecoratedCallable, Lifespan, Scope
@@ -143,11 +143,8 @@ class APIRouter(LowPriorityRoutes, Router):
         app = scope.get("app")
         overrides = getattr(app, "dependency_overrides", None) or {}
         store = LifespanValues()
-        state = scope.get("state")
-        if state is not None:
-            state[LIFESPAN_STATE_KEY] = store  # copied into every request's scope["state"]
-        elif app is not None:
-            app._aster_lifespan_values = store
+        if app is not None:
+            setattr(app, LIFESPAN_STORE_ATTRIBUTE, store)
         try:
             for dependant in lifespan_dependants(self.routes, overrides):
                 await store.get(dependant, overrides)

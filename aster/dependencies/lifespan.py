@@ -32,8 +32,9 @@ from .analysis import LIFESPAN, get_dependant
 from .exits import enter_generator
 from .models import Dependant, is_async_gen_callable, is_coroutine_callable, is_gen_callable
 
-#: Where the lifespan state (copied into every request's ``scope["state"]``) holds the values.
-STATE_KEY = "aster.lifespan_dependencies"
+#: Where the app keeps its store.  Not in the lifespan state: that dict is the app's own,
+#: and apps (and FastAPI's tests) compare it whole.
+STORE_ATTRIBUTE = "_aster_lifespan_values"
 
 
 class LifespanValues:
@@ -109,18 +110,14 @@ def lifespan_dependants(routes: Any, overrides: Mapping[Any, Any]) -> Iterator[D
 
 
 def store_for(scope: Mapping[str, Any]) -> LifespanValues:
-    """The app's store: from the lifespan state, or (no lifespan ran) one kept on the app."""
-    state = scope.get("state")
-    if state is not None:
-        store = state.get(STATE_KEY)
-        if store is not None:
-            return store  # type: ignore[no-any-return]
+    """The app's store (``scope["app"]``): the one its lifespan startup opened, or, when no
+    lifespan ran, one made now and kept on the app."""
     app = scope.get("app")
-    store = getattr(app, "_aster_lifespan_values", None)
+    store = getattr(app, STORE_ATTRIBUTE, None)
     if store is None:
         store = LifespanValues()
         try:
-            app._aster_lifespan_values = store  # type: ignore[union-attr]
+            setattr(app, STORE_ATTRIBUTE, store)
         except AttributeError:  # pragma: no cover - an app object that takes no attributes
             pass
-    return store
+    return store  # type: ignore[no-any-return]
