@@ -7,8 +7,8 @@ in their imports.  Their names are ``seed_<seed file>_<what>.py``:
 - 000 (ASGI sync/async): ``async_endpoint`` (httpx to https://api.example.com/data),
   ``sync_endpoint`` (time.sleep(5)), ``process_time_middleware`` (BaseHTTPMiddleware).
 - 001 (FastAPI async): ``async_route``, ``process_time_middleware`` (``@app.middleware``),
-  ``db_data`` (asyncpg, against a throwaway PostgreSQL), ``external_api`` (httpx), ``cpu_task`` (run_in_executor),
-  ``error_handling``.
+  ``db_data`` (asyncpg, against a throwaway PostgreSQL), ``external_api`` (httpx),
+  ``cpu_task`` (run_in_executor), ``error_handling``.
 - 002 (simple async API): ``read_root``.
 
 The seeds' other snippets (plain asyncio, requests and aiohttp scripts) are not servers.
