@@ -517,7 +517,11 @@ class APIRouter(LowPriorityRoutes, Router):
         elif isinstance(route, WebSocketRoute):
             self.add_websocket_route(prefix + route.path, route.endpoint, name=route.name)
         elif isinstance(route, Mount):
-            self.routes.append(Mount(prefix + route.path, app=route.app, name=route.name))
+            # The include's (or the router's) body limit covers what is mounted below it too.
+            limit = get_body_size_limit(router.max_body_size, options["max_body_size"])
+            self.routes.append(
+                Mount(prefix + route.path, app=route.app, name=route.name, max_body_size=limit)
+            )
         else:
             self.routes.append(route)
 
