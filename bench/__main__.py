@@ -1,20 +1,22 @@
 """``python -m bench``: aster against its peers on the same app, measured with wrk.
 
-Four suites (``bench/suites.py``): ``--suite servers`` (the default) compares the servers
+Five suites (``bench/suites.py``): ``--suite servers`` (the default) compares the servers
 on one raw ASGI app; ``--suite framework`` the same application written for each
 framework, each on its natural server; ``--suite websocket`` aster and uvicorn on a
 WebSocket echo app, loaded by ``bench.ws_load`` (wrk has no WebSocket); ``--suite http2``
-the servers over HTTP/2, loaded by h2load; ``--suite all`` runs them all.  Each suite
+the servers over HTTP/2, loaded by h2load; ``--suite tfb`` TechEmpower's test types
+against a throwaway PostgreSQL; ``--suite all`` runs all but ``tfb``.  Each suite
 prints a Markdown table (req/s, aster's ratio to each peer, p99) and writes
 ``<stem>.md``, ``<stem>.json`` (every run, raw) and ``<stem>.png`` to ``--out``:
 ``latest.*`` for the servers, ``framework.*`` for the frameworks, ``websocket.*`` for
-WebSocket, ``http2.*`` for HTTP/2.
+WebSocket, ``http2.*`` for HTTP/2, ``tfb.*`` for the TechEmpower tests.
 Exits 1 if any run failed or was invalid; the results are still written.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import os
@@ -30,6 +32,7 @@ from .h2_suite import H2_SERVERS, h2_contenders
 from .runner import Run, Settings, run_all
 from .servers import SERVERS, Contender, distribution_version, raw_contenders
 from .suites import SUITES, Suite
+from .tfb_suite import tfb_contenders
 from .ws_suite import WS_SERVERS, describe_load, ws_contenders
 
 DEFAULT_OUT = Path(__file__).parent / "results"
@@ -44,13 +47,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m bench",
         description="Benchmark aster against its peers: servers on one raw ASGI app (--suite "
         "servers), the same app on each framework (framework), WebSocket echo (websocket), "
-        "HTTP/2 with h2load (http2).",
+        "HTTP/2 with h2load (http2), TechEmpower's test types on PostgreSQL (tfb).",
     )
     p.add_argument(
         "--suite",
         choices=[*SUITES, "all"],
         default="servers",
-        help="what to compare (default: servers)",
+        help="what to compare (default: servers; all: every suite but tfb)",
     )
     p.add_argument("--duration", type=int, default=5, help="seconds per measured run")
     p.add_argument("--warmup", type=int, default=1, help="seconds of warm-up before each run")
@@ -68,7 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--frameworks",
         type=_csv,
         default=list(FRAMEWORKS),
-        help="framework suite: comma-separated (default: all)",
+        help="framework and tfb suites: comma-separated (default: all)",
     )
     p.add_argument(
         "--scenarios",
@@ -89,7 +92,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--warmup must not be negative")
     if args.threads > args.connections:
         p.error("--threads must not exceed --connections")
-    args.suites = list(SUITES.values()) if args.suite == "all" else [SUITES[args.suite]]
+    args.suites = (
+        [s for s in SUITES.values() if s.in_all] if args.suite == "all" else [SUITES[args.suite]]
+    )
     known = [name for suite in args.suites for name in suite.scenarios]
     unknown = [s for s in args.scenarios or () if s not in known]
     if unknown:
@@ -107,6 +112,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "framework": framework_contenders(args.frameworks),
             "websocket": ws_contenders(servers),
             "http2": h2_contenders(args.servers or list(H2_SERVERS)),
+            "tfb": tfb_contenders(args.frameworks),
         }
     except ValueError as exc:
         p.error(str(exc))
@@ -152,9 +158,14 @@ def _meta(
             versions[dist] = distribution_version(dist)
         versions["h2load"] = h2load.version()
         load = "h2load -t1 (-c/-m per scenario)"
+    elif suite.tool == "tfb":
+        versions["wrk"] = _wrk_version().removeprefix("wrk ")
+        load = f"wrk -t{settings.threads} (-c per scenario)"
     else:
         versions["wrk"] = _wrk_version().removeprefix("wrk ")
         load = f"wrk -t{settings.threads} -c{settings.connections}"
+    if suite.versions is not None:
+        versions |= suite.versions()
     meta: dict[str, Any] = {
         "suite": suite.name,
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -183,6 +194,8 @@ def _meta(
 def _short_load(suite: Suite, args: argparse.Namespace) -> str:
     if suite.tool == "h2load":
         return "h2load -t1"
+    if suite.tool == "tfb":
+        return "wrk -c64/-c256"
     return f"{'bench.ws_load' if suite.tool == 'ws' else 'wrk'} -c{args.connections}"
 
 
@@ -194,7 +207,7 @@ def _allowed_cpus() -> set[int]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if any(suite.tool == "wrk" for suite in args.suites) and not wrk.available():
+    if any(suite.tool in ("wrk", "tfb") for suite in args.suites) and not wrk.available():
         print("bench: wrk is not installed (try: make sysdeps)", file=sys.stderr)
         return 2
     if any(suite.tool == "h2load" for suite in args.suites) and not h2load.available():
@@ -250,16 +263,23 @@ def run_suite(suite: Suite, args: argparse.Namespace, settings: Settings) -> int
 
     runs: list[Run]
     try:
-        if suite.preflight is not None:
-            found = suite.preflight(contenders, scenarios, settings)
-            for c, reasons in found.items():
-                for reason in dict.fromkeys(reasons.values()):
-                    print(f"bench: {c}: not measured: {reason}", file=sys.stderr)
-            contenders = [
-                dataclasses.replace(c, unsupported={**c.unsupported, **found.get(c.name, {})})
-                for c in contenders
-            ]
-        runs = run_all(contenders, scenarios, settings)
+        with contextlib.ExitStack() as stack:
+            if suite.setup is not None:
+                try:
+                    stack.enter_context(suite.setup(settings))
+                except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+                    print(f"bench: the {suite.name} suite cannot start: {exc}", file=sys.stderr)
+                    return 2
+            if suite.preflight is not None:
+                found = suite.preflight(contenders, scenarios, settings)
+                for c, reasons in found.items():
+                    for reason in dict.fromkeys(reasons.values()):
+                        print(f"bench: {c}: not measured: {reason}", file=sys.stderr)
+                contenders = [
+                    dataclasses.replace(c, unsupported={**c.unsupported, **found.get(c.name, {})})
+                    for c in contenders
+                ]
+            runs = run_all(contenders, scenarios, settings)
     except KeyboardInterrupt:
         print("\nbench: interrupted; servers stopped", file=sys.stderr)
         return 130
@@ -269,6 +289,8 @@ def run_suite(suite: Suite, args: argparse.Namespace, settings: Settings) -> int
     unsupported = {c.name: c.unsupported for c in contenders if c.unsupported}
     summary = report.summarize(runs, columns, names)
     text = report.markdown(summary, columns, baseline, meta, runs, unsupported, suite.targets)
+    if suite.epilogue is not None and (extra := suite.epilogue()):
+        text += "\n" + "\n".join(extra) + "\n"
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     stem = out / suite.stem

@@ -9,11 +9,17 @@
 - ``http2``: aster, granian, uvicorn and hypercorn over HTTP/2 (h2c and TLS), loaded by
   h2load, on the raw app and the framework JSON route (``bench/h2_suite.py``).  Writes
   ``http2.{md,json,png}``.
+- ``tfb``: TechEmpower's test types (json, plaintext, db, queries, fortunes, updates,
+  cached-queries) on aster, FastAPI, Litestar and BlackSheep against a throwaway
+  PostgreSQL, each server held to TechEmpower's rules first (``bench/tfb_suite.py``).
+  Writes ``tfb.{md,json,png}``.  Not part of ``all``: it needs PostgreSQL and is the
+  longest suite.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from .frameworks import FRAMEWORK_BASELINE, FRAMEWORKS
@@ -22,6 +28,10 @@ from .report import Target
 from .runner import Settings
 from .scenarios import FRAMEWORK_SCENARIOS, SERVER_SCENARIOS, Scenario
 from .servers import BASELINE, SERVERS, Contender, raw_contenders
+from .tfb_suite import TARGETS as TFB_TARGETS
+from .tfb_suite import TFB_BASELINE, TFB_CONTENDERS, TFB_SCENARIOS, database, epilogue
+from .tfb_suite import preflight as tfb_preflight
+from .tfb_suite import versions as tfb_versions
 from .ws_suite import WS_SCENARIOS, WS_SERVERS, ws_contenders
 
 Preflight = Callable[[list[Contender], list[Scenario], Settings], Mapping[str, Mapping[str, str]]]
@@ -45,6 +55,14 @@ class Suite:
     """Ratios the baseline should reach; each run checks and prints them."""
     chart_per_row: int = 4
     """Scenario groups per row of the chart (each row has its own scale)."""
+    setup: Callable[[Settings], AbstractContextManager[object]] | None = None
+    """What the preflight and the rounds run inside (the ``tfb`` suite's PostgreSQL)."""
+    epilogue: Callable[[], list[str]] | None = None
+    """Lines for the end of the report, asked for after the rounds (the verifier's)."""
+    versions: Callable[[], Mapping[str, str | None]] | None = None
+    """Further versions for the report's header (asyncpg, PostgreSQL)."""
+    in_all: bool = True
+    """Whether ``--suite all`` runs it."""
 
 
 SUITES: dict[str, Suite] = {
@@ -86,6 +104,22 @@ SUITES: dict[str, Suite] = {
             preflight=preflight,
             targets=TARGETS,
             chart_per_row=3,  # the raw app's rows, then the framework's
+        ),
+        Suite(
+            "tfb",
+            "TechEmpower test types, each framework on PostgreSQL",
+            "tfb",
+            TFB_SCENARIOS,
+            TFB_CONTENDERS,
+            TFB_BASELINE,
+            tool="tfb",
+            preflight=tfb_preflight,
+            targets=TFB_TARGETS,
+            chart_per_row=4,  # the rows pair tests of like throughput
+            setup=database,
+            epilogue=epilogue,
+            versions=tfb_versions,
+            in_all=False,
         ),
     )
 }
