@@ -126,6 +126,7 @@ FASTAPI_LAYER = frozenset(
         "aster.dependencies.param_models",
         "aster.dependencies.body",
         "aster.dependencies.exits",
+        "aster.dependencies.lifespan",
         "aster.dependencies.plan",
         "aster.dependencies.solving",
         "aster.security",
