@@ -129,7 +129,9 @@ class Load:
                     reader, writer = await asyncio.wait_for(
                         asyncio.open_connection(self.host, self.port), self.timeout
                     )
-                except ConnectionRefusedError:
+                except (ConnectionRefusedError, ConnectionResetError):
+                    # A reset during the handshake (a half-open connection the closing
+                    # listener dropped) is a refusal too: no connection, nothing sent.
                     self.results.append(Result(path, started, time.monotonic(), "refused"))
                     return
                 except (OSError, asyncio.TimeoutError) as exc:

@@ -24,7 +24,6 @@ from the backlog and hands over when the whole pool stops.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import os
@@ -422,11 +421,6 @@ class Server:
             for listening in server.sockets:
                 with socket.socket(fileno=os.dup(listening.fileno())) as listener:
                     listener.setblocking(False)
-                    # A queue of one while it is emptied: a client racing the shutdown
-                    # meanwhile has its SYN dropped (and is refused when it retries)
-                    # rather than queued behind the drain and reset by the close.
-                    with contextlib.suppress(OSError):
-                        listener.listen(0)
                     while True:
                         try:
                             accepted.append(listener.accept()[0])

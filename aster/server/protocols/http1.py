@@ -42,8 +42,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("aster.error")
 
 #: At shutdown, how long a connection with nothing in flight may still deliver a request:
-#: one that served requests already (its next one would be in the socket buffer by now)...
-IDLE_GRACE = 0.1
+#: one that served requests already (a client sends its next one right after a response,
+#: but on a loaded machine that client may not get the CPU for a while)...
+IDLE_GRACE = 0.5
 #: ...and one that has sent nothing yet (just accepted, perhaps from the backlog).
 FRESH_GRACE = 1.0
 
