@@ -21,6 +21,7 @@ from collections.abc import (
     Generator,
     Iterable,
     Iterator,
+    Mapping,
 )
 from copy import copy
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from .body import _add_form_union_validators
 from .models import (
     Dependant,
     get_computed_scope,
+    get_oauth_scopes,
     is_async_gen_callable,
     is_gen_callable,
 )
@@ -226,6 +228,22 @@ def get_dependant(
     if scope == LIFESPAN:
         check_lifespan_dependant(dependant)
     return dependant
+
+
+def overridden_dependant(sub: Dependant, overrides: Mapping[Any, Any]) -> Dependant:
+    """``sub``, or, when ``app.dependency_overrides`` swaps its callable, the override's
+    ``Dependant`` in its place (same name, scope, OAuth2 scopes and concurrency limit)."""
+    override = overrides.get(sub.call, sub.call) if overrides else sub.call
+    if override is sub.call:
+        return sub
+    return get_dependant(
+        path=sub.path or "",
+        call=override,
+        name=sub.name,
+        parent_oauth_scopes=get_oauth_scopes(sub),
+        scope=sub.scope,
+        concurrency=sub.concurrency,
+    )
 
 
 def check_lifespan_dependant(dependant: Dependant) -> None:

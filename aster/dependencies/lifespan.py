@@ -28,7 +28,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from ..concurrency import run_in_threadpool
-from .analysis import LIFESPAN, get_dependant
+from .analysis import LIFESPAN, overridden_dependant
 from .exits import enter_generator
 from .models import Dependant, is_async_gen_callable, is_coroutine_callable, is_gen_callable
 
@@ -46,24 +46,23 @@ class LifespanValues:
         self._lock = asyncio.Lock()
 
     async def get(self, dependant: Dependant, overrides: Mapping[Any, Any] | None = None) -> Any:
-        call = dependant.call
         try:
-            return self.values[call]  # type: ignore[index]
+            return self.values[dependant.call]  # type: ignore[index]
         except KeyError:
             pass
         async with self._lock:  # two first requests at once: one call
-            if call not in self.values:
-                self.values[call] = await self._create(dependant, overrides or {})  # type: ignore[index]
+            return await self._value(dependant, overrides or {})
+
+    async def _value(self, dependant: Dependant, overrides: Mapping[Any, Any]) -> Any:
+        call = dependant.call
+        if call not in self.values:
+            self.values[call] = await self._create(dependant, overrides)  # type: ignore[index]
         return self.values[call]  # type: ignore[index]
 
     async def _create(self, dependant: Dependant, overrides: Mapping[Any, Any]) -> Any:
         values = {}
         for sub in dependant.dependencies:
-            use = effective(sub, overrides)
-            if use.call in self.values:
-                value = self.values[use.call]  # type: ignore[index]
-            else:
-                value = self.values[use.call] = await self._create(use, overrides)  # type: ignore[index]
+            value = await self._value(overridden_dependant(sub, overrides), overrides)
             if sub.name is not None:
                 values[sub.name] = value
         call = dependant.call
@@ -81,14 +80,6 @@ class LifespanValues:
         await self.stack.aclose()
 
 
-def effective(dependant: Dependant, overrides: Mapping[Any, Any]) -> Dependant:
-    """``dependant``, or the dependant of its override."""
-    override = overrides.get(dependant.call) if overrides else None
-    if override is None or override is dependant.call:
-        return dependant
-    return get_dependant(path="", call=override, name=dependant.name, scope=LIFESPAN)
-
-
 def lifespan_dependants(routes: Any, overrides: Mapping[Any, Any]) -> Iterator[Dependant]:
     """Every lifespan dependency in the routes' trees (overrides applied), in tree order."""
     seen: set[int] = set()
@@ -101,7 +92,7 @@ def lifespan_dependants(routes: Any, overrides: Mapping[Any, Any]) -> Iterator[D
             node = pending.pop(0)
             for sub in node.dependencies:
                 if sub.scope == LIFESPAN:
-                    use = effective(sub, overrides)
+                    use = overridden_dependant(sub, overrides)
                     if id(use.call) not in seen:
                         seen.add(id(use.call))
                         yield use

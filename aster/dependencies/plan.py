@@ -38,7 +38,7 @@ from ..fields import (
 )
 from ..requests import Request
 from ..security.oauth2 import SecurityScopes
-from .analysis import LIFESPAN, get_dependant
+from .analysis import LIFESPAN, overridden_dependant
 from .body import BodyReader
 from .exits import enter_generator
 from .lifespan import store_for
@@ -227,17 +227,7 @@ class Plan:
         children = []
         # A lifespan dependency's own dependencies are solved with it, at startup.
         for sub in dependant.dependencies if original.scope != LIFESPAN else ():
-            use = sub
-            override = overrides.get(sub.call, sub.call) if overrides else sub.call
-            if override is not sub.call:
-                use = get_dependant(
-                    path=sub.path or "",
-                    call=override,
-                    name=sub.name,
-                    parent_oauth_scopes=get_oauth_scopes(sub),
-                    scope=sub.scope,
-                    concurrency=sub.concurrency,
-                )
+            use = overridden_dependant(sub, overrides)
             children.append(self._add(use, sub, overrides))
         self.steps.append(Step(dependant, original, children, self.embed_body_fields))
         return len(self.steps) - 1
