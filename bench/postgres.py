@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 USER, PASSWORD, DATABASE = "user", "password", "mydb"
+#: ``mytable``'s rows, as the seeds' ``/db-data`` returns them.
+MYTABLE_ROWS = [{"id": 1, "name": "alpha"}, {"id": 2, "name": "beta"}, {"id": 3, "name": "gamma"}]
 
 
 def bin_dir() -> Path:
@@ -139,7 +141,8 @@ class Cluster:
         self.psql("CREATE EXTENSION pg_stat_statements", DATABASE)
         self.psql(
             "CREATE TABLE mytable (id integer PRIMARY KEY, name text NOT NULL);"
-            "INSERT INTO mytable VALUES (1, 'alpha'), (2, 'beta'), (3, 'gamma');",
+            "INSERT INTO mytable VALUES "
+            + ", ".join(f"({row['id']}, '{row['name']}')" for row in MYTABLE_ROWS),
             DATABASE,
         )
 

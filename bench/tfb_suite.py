@@ -29,11 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import tfb_db, wrk
+from .frameworks import framework_apps, pick
 from .postgres import Cluster, bin_dir
 from .report import Target
 from .runner import TOOLS, ServerFailed, Settings, Tool, http1_request, serving
 from .scenarios import LUA_DIR, Check, Scenario, VerificationError, exact, json_equals
-from .servers import SERVERS, Contender, distribution_version
+from .servers import Contender, distribution_version
 from .tfb_verify import Verdict, kind_of, verify, verify_path
 
 TFB_BASELINE = "aster"
@@ -42,31 +43,11 @@ CONNECTIONS = (64, 256)
 PIPELINE = 16
 QUERIES = 20
 
-TFB_CONTENDERS: dict[str, Contender] = {
-    c.name: c
-    for c in (
-        Contender("aster", SERVERS["aster"], "bench.apps.tfb_aster:app", framework="aster"),
-        Contender("fastapi", SERVERS["uvicorn"], "bench.apps.tfb_fastapi:app", framework="fastapi"),
-        Contender(
-            "litestar", SERVERS["uvicorn"], "bench.apps.tfb_litestar:app", framework="litestar"
-        ),
-        Contender(
-            "blacksheep",
-            SERVERS["uvicorn"],
-            "bench.apps.tfb_blacksheep:app",
-            framework="blacksheep",
-        ),
-    )
-}
+TFB_CONTENDERS = framework_apps("tfb")
 
 
 def tfb_contenders(names: list[str]) -> list[Contender]:
-    unknown = [n for n in names if n not in TFB_CONTENDERS]
-    if unknown:
-        raise ValueError(
-            f"unknown framework(s): {', '.join(unknown)} (known: {', '.join(TFB_CONTENDERS)})"
-        )
-    return [TFB_CONTENDERS[n] for n in names]
+    return pick(TFB_CONTENDERS, names)
 
 
 # -- scenarios ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from bench.postgres import MYTABLE_ROWS
 from tests.support import serve
 
 APP = "tests.apps.db_pool_app:app"
@@ -33,11 +34,7 @@ def test_the_pool_opens_at_startup_serves_concurrently_and_closes_at_shutdown(
             200,
             "application/json",
         )
-        assert response.json() == [
-            {"id": 1, "name": "alpha"},
-            {"id": 2, "name": "beta"},
-            {"id": 3, "name": "gamma"},
-        ]
+        assert response.json() == MYTABLE_ROWS
         # Eight requests that each wait 0.5 s in the database, at once: the loop serves
         # them together (about 0.5 s in all, not 4 s), on the same eight connections.
         started = time.monotonic()

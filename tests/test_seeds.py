@@ -37,6 +37,7 @@ import httpx
 import pytest
 import trustme
 
+from bench.postgres import MYTABLE_ROWS, Cluster
 from tests.support import serve
 
 SEEDS = "tests.apps.seeds"
@@ -244,11 +245,7 @@ def test_db_example_reads_the_rows_from_a_real_postgres(postgres: Any) -> None:
             200,
             "application/json",
         )
-        assert response.json() == [
-            {"id": 1, "name": "alpha"},
-            {"id": 2, "name": "beta"},
-            {"id": 3, "name": "gamma"},
-        ]
+        assert response.json() == MYTABLE_ROWS
         # Each request opens its own connection and closes it: nothing left behind.
         for _ in range(3):
             assert httpx.get(server.url + "/db-data", timeout=15).json()[0]["id"] == 1
@@ -261,8 +258,6 @@ def test_db_example_reads_the_rows_from_a_real_postgres(postgres: Any) -> None:
 def test_db_example_answers_500_when_the_database_goes_away() -> None:
     """A cluster of its own, stopped mid-run: the app's error (a 500, logged), never a hung
     worker, and the server keeps serving; started again, the route works again."""
-    from bench.postgres import Cluster
-
     with Cluster() as pg, serve(app("seed_1_db_data"), env={"PGPORT": str(pg.port)}) as server:
         assert httpx.get(server.url + "/db-data", timeout=15).status_code == 200
         pg.stop()
