@@ -22,7 +22,7 @@ run: $(STAMP)
 	$(BIN)/aster run app:app --app-dir examples --host $(HOST) --port $(PORT)
 
 sysdeps:
-	@scripts/sysdeps.sh curl wrk chromium chromium-driver nghttp2-client postgresql
+	@scripts/sysdeps.sh curl wrk chromium chromium-driver nghttp2-client postgresql redis-server
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -42,3 +42,12 @@ def postgres():  # type: ignore[no-untyped-def]
 
     with Cluster() as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_server():  # type: ignore[no-untyped-def]
+    """A throwaway ``redis-server`` (Debian's package) on a free port, no persistence."""
+    from bench.redis_server import RedisServer
+
+    with RedisServer() as server:
+        yield server

@@ -55,6 +55,12 @@ STARLETTE_LAYER = frozenset(
         "aster._asyncio_only",
         "aster._starlette_exceptions",
         "aster._disconnect",
+        # publish/subscribe fan-out (imports nothing else of aster)
+        "aster.channels",
+        "aster.channels.subscription",
+        "aster.channels.backend",
+        "aster.channels.channels",
+        "aster.channels.redis_backends",
         # HTTP and WebSocket connections, bodies, forms
         "aster.datastructures",
         "aster.formparsers",
