@@ -138,7 +138,7 @@ class _RedisBackend:
         first = True
         while True:
             try:
-                await self._read(on_ready=lambda: self._ready(first))
+                await self._read(on_ready=lambda first=first: self._ready(first))
             except asyncio.CancelledError:
                 raise
             except self._errors as exc:
