@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -38,6 +39,64 @@ def test_pipelined_requests_answered_in_order(server: Running) -> None:
         paths = [json.loads(conn.read_response().body)["path"] for _ in range(10)]
         assert paths == [f"/pipe/{i}" for i in range(10)]
         assert not conn.is_closed(timeout=0.2)
+
+
+def test_a_pipelined_batch_is_answered_in_one_write(server: Running) -> None:
+    """Complete answers to a batch read at once go out together: the client's first read
+    gets all 16 (the server held each while the next one ran)."""
+    requests = b"".join(f"GET /_/log/{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for i in range(16))
+    with RawConnection(server.port) as conn:
+        conn.send(requests)
+        first_read = conn.sock.recv(1 << 20)
+        assert first_read.count(b"HTTP/1.1 200 OK\r\n") == 16
+        assert first_read.endswith(b"\r\n\r\nlogged")
+        conn.buffer = first_read
+        bodies = [conn.read_response().body for _ in range(16)]
+        assert bodies == [b"logged"] * 16
+        assert not conn.is_closed(timeout=0.2)
+
+
+def test_a_slow_pipelined_request_does_not_hold_back_the_answers_before_it(
+    server: Running,
+) -> None:
+    requests = (
+        b"GET /_/log/a HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /_/log/b HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /_/sleep?1.5 HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /_/log/c HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    with RawConnection(server.port) as conn:
+        conn.send(requests)
+        started = time.monotonic()
+        assert [conn.read_response().body for _ in range(2)] == [b"logged", b"logged"]
+        assert time.monotonic() - started < 1.0  # not after the sleeping one
+        assert [conn.read_response().body for _ in range(2)] == [b"slept", b"logged"]
+        assert time.monotonic() - started >= 1.4
+
+
+def test_pipelined_answers_of_every_framing_stay_in_order(server: Running) -> None:
+    """Held answers are written before a streamed, chunked or 100-continue one."""
+    requests = (
+        b"GET /_/log/1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /_/stream HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /_/log/2 HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /_/length HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /_/log/3 HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /_/log/4 HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"BROKEN\r\n\r\n"
+    )
+    with RawConnection(server.port) as conn:
+        conn.send(requests)
+        responses = [conn.read_response() for _ in range(7)]
+        assert [r.status for r in responses] == [200] * 7
+        assert responses[1].header("transfer-encoding") == "chunked"
+        assert json.loads(responses[5].body)["path"] == "/nope"
+        assert [responses[i].body for i in (0, 2, 4, 6)] == [b"logged"] * 4
+        rejected = conn.read_response()
+        assert rejected.status == 400
+        assert rejected.header("connection") == "close"
+        assert conn.is_closed()
 
 
 def test_pipelined_requests_with_bodies(server: Running) -> None:

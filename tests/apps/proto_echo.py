@@ -20,10 +20,12 @@ under ``/_/`` exercise request bodies and response framing:
   response headers, in one body message (or two, with ``&pieces=2``).
 - ``/_/pathsend?<absolute path>``: ``http.response.pathsend`` of that file.
 - ``/_/log/...``: a plain 200 "logged", for the access-log tests.
+- ``/_/sleep?<seconds>``: answer "slept" after that long.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from typing import Any
@@ -160,6 +162,9 @@ async def _route(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.pathsend", "path": unquote(scope["query_string"])})
     elif route.startswith("/_/log/"):
         await _reply(send, b"logged")
+    elif route == "/_/sleep":
+        await asyncio.sleep(float(scope["query_string"] or b"0"))
+        await _reply(send, b"slept")
     else:
         result = _jsonable({k: v for k, v in scope.items() if k != "state"})
         result["state"] = dict(scope["state"])

@@ -91,11 +91,14 @@ class ResponseFraming:
     _body_mode: int
     _length_left: int | None
     _response_keep_alive: bool
+    _cork: list[bytes] | None
 
     if TYPE_CHECKING:  # provided by HTTP1Protocol
 
         def _response_done(self, cycle: HTTPCycle) -> None: ...
         def _wait_writable(self) -> asyncio.Future[None]: ...
+        def _flush_cork(self) -> None: ...
+        def _hold(self, data: bytes, send: bool) -> None: ...
 
     def start_response(
         self, cycle: HTTPCycle, status: int, headers: Any, body: bytes, more_body: bool
@@ -172,11 +175,19 @@ class ResponseFraming:
         self._response_keep_alive = keep_alive
         if mode == LENGTH:
             self._length_left = content_length - len(body)  # type: ignore[operator]
-            if len(body) < 4096:  # else writelines: uvloop sends both with one writev, no copy
-                self.transport.write(head + body)
+            if len(body) < 4096:  # else writelines: uvloop sends both with one writev
+                held = not more_body and keep_alive and self._pending
+                if held or self._cork is not None:  # pipelined requests wait: see http1.py
+                    self._hold(head + body, send=not held)
+                else:
+                    self.transport.write(head + body)
             else:
+                if self._cork is not None:
+                    self._flush_cork()
                 self.transport.writelines((head, body))
         else:
+            if self._cork is not None:
+                self._flush_cork()
             self._length_left = None
             if mode == CHUNKED:
                 data = b"%s%x\r\n%s\r\n" % (head, len(body), body) if body else head
@@ -208,6 +219,8 @@ class ResponseFraming:
             # whose sends never have to wait would never let that turn come.
             cycle.lose_connection()
             raise ClientDisconnected("the client disconnected")
+        if self._cork is not None:
+            self._flush_cork()
         mode = self._body_mode
         if mode == CHUNKED:
             if body:

@@ -45,6 +45,8 @@ logger = logging.getLogger("aster.error")
 #: one that served requests already (a client sends its next one right after a response,
 #: but on a loaded machine that client may not get the CPU for a while)...
 IDLE_GRACE = 0.5
+#: Bytes of complete pipelined responses held for one write at most (see _release_cork).
+CORK_LIMIT = 65536
 #: ...and one that has sent nothing yet (just accepted, perhaps from the backlog).
 FRESH_GRACE = 1.0
 
@@ -93,6 +95,9 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
         self._read_paused = False
         self._write_paused = False
         self._drain: asyncio.Future[None] | None = None
+        # Complete responses held back while pipelined requests are answered (see _start_next).
+        self._cork: list[bytes] | None = None
+        self._corked_bytes = 0
         self._closing = False
         self._stopping = False
         self._parse_stopped = False
@@ -153,6 +158,7 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
                 cycle.lose_connection()
         self._pending.clear()
         self._active = self._receiving = None
+        self._cork = None
         drain = self._drain
         if drain is not None and not drain.done():
             drain.set_result(None)
@@ -340,10 +346,43 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
             # The cycle removes its task from the set itself when the app returns.
             item.task = task = self._create_task(item.run(self.app, self._tasks))
             self._tasks.add(task)
+            if self._cork is not None:  # runs right after the task's first step
+                self.loop.call_soon(self._release_cork, item)
         if pending or self._stopping:
             self._pause_reading()
         elif self._read_paused and not (self._active and self._active.read_paused):
             self._resume_reading()
+
+    # Pipelined requests (a batch in one read, as TechEmpower's plaintext test and some
+    # proxies send them) are answered in order, one at a time.  Writing each response on
+    # its own costs a send per response, for us and for the client reading them, so a
+    # complete response with more requests queued behind it is held in ``_cork`` while the
+    # next one runs.  The held bytes go out when the queue is empty, before any other
+    # write, past CORK_LIMIT, or as soon as a request does not finish in its first step
+    # (it awaits something): a slow handler never delays the answers before it.
+
+    def _hold(self, data: bytes, send: bool) -> None:
+        """Add a response to those held; ``send``: the last one, write them all now."""
+        if self._cork is None:
+            self._cork = [data]
+            self._corked_bytes = len(data)
+        else:
+            self._cork.append(data)
+            self._corked_bytes += len(data)
+        if send or self._corked_bytes >= CORK_LIMIT:
+            self._flush_cork()
+
+    def _release_cork(self, cycle: HTTPCycle) -> None:
+        """Called after ``cycle``'s first step: still running means it waits; send what is held."""
+        if cycle is self._active and self._cork is not None:
+            self._flush_cork()
+
+    def _flush_cork(self) -> None:
+        cork = self._cork
+        self._cork = None
+        self._corked_bytes = 0
+        if cork and not self.transport.is_closing():
+            self.transport.write(cork[0] if len(cork) == 1 else b"".join(cork))
 
     def _reject(self, rejection: RequestRejected) -> None:
         """Answer a bad request in turn, then close: the byte stream can't be trusted."""
@@ -369,6 +408,8 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
             self._start_next()
 
     def _write_rejection(self, rejection: RequestRejected) -> None:
+        if self._cork is not None:
+            self._flush_cork()
         self.transport.write(
             error_response(rejection.status, rejection.detail, self.state.default_headers)
         )
@@ -384,6 +425,8 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
 
     def send_continue(self, cycle: HTTPCycle) -> None:
         if not self._closing:
+            if self._cork is not None:
+                self._flush_cork()
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def body_consumed(self, cycle: HTTPCycle) -> None:
@@ -407,11 +450,14 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
             self._close()
         elif self._pending:
             self._start_next()
-        elif not cycle.body_complete:
-            # Let the parser run through the unread body (discarding it) before idling.
-            self._resume_reading()
         else:
-            self._idle()
+            if self._cork is not None:  # the last of a pipelined batch
+                self._flush_cork()
+            if not cycle.body_complete:
+                # Let the parser run through the unread body (discarding it) before idling.
+                self._resume_reading()
+            else:
+                self._idle()
 
     def _idle(self) -> None:
         """Nothing in flight: wait for the next request, for up to the keep-alive timeout."""
@@ -426,6 +472,8 @@ class HTTP1Protocol(RequestParsing, ResponseFraming, asyncio.Protocol):
 
     def _close(self) -> None:
         if not self._closing:
+            if self._cork is not None:
+                self._flush_cork()
             self._closing = True
             self.transport.close()
 
