@@ -20,6 +20,7 @@ Endpoints:
     GET    /export.ndjson    every note, streamed as JSON lines
     GET    /clock            the time once a second, until the client leaves
     GET    /chat             a WebSocket chat page; WS /chat/ws?nick=... (see chat.py)
+                             (one process; REDIS_URL=redis://...: across processes)
 
 Try it:
 
@@ -55,6 +56,7 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from chat import chat as chat_service
 from chat import router as chat_router
 from pydantic import BaseModel, Field
 from store import DEFAULT_PATH, Database, Store
@@ -138,11 +140,13 @@ async def lifespan(app: App) -> AsyncIterator[dict[str, Any]]:
     db = Database(os.environ.get("ASTER_DEMO_DB") or DEFAULT_PATH)
     db.open()
     feed = Feed()
-    try:
-        # Lifespan state: a shallow copy reaches every request as request.state.
-        yield {"db": db, "feed": feed, "started": time.time()}
-    finally:
-        feed.close()
+    # The chat's channels and presence: in memory, or on Redis if REDIS_URL is set.
+    async with chat_service:
+        try:
+            # Lifespan state: a shallow copy reaches every request as request.state.
+            yield {"db": db, "feed": feed, "started": time.time()}
+        finally:
+            feed.close()
 
 
 DESCRIPTION = """\

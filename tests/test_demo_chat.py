@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,8 +45,8 @@ def ws_url(server: Running, query: str) -> str:
     return f"ws://{server.host}:{server.port}/chat/ws?{query}"
 
 
-def recv(client: ClientConnection) -> dict[str, Any]:
-    message = client.recv(timeout=5)
+def recv(client: ClientConnection, timeout: float = 5) -> dict[str, Any]:
+    message = client.recv(timeout=timeout)
     assert isinstance(message, str)
     data: dict[str, Any] = json.loads(message)
     return data
@@ -158,6 +159,75 @@ def test_disconnects_clean_up_the_broadcaster(server: Running, http: httpx.Clien
     eventually(lambda: http.get("/chat/stats").json() == {"members": 0, "rooms": {}})
     with connect(ws_url(server, "nick=user0")) as again:  # the nickname is free again
         assert recv(again)["online"] == ["user0"]
+
+
+def test_a_member_that_stops_reading_is_disconnected_and_the_room_goes_on(
+    server: Running, http: httpx.Client
+) -> None:
+    """A client that reads nothing stalls the sends to it; the room's messages queue for it
+    (at most the chat's BACKLOG) until the queue overflows, and then it is closed with 1008
+    at once, while still stalled: the others hear that it left.  When it reads again, it
+    gets what was on the way to it, then the close."""
+    stalled = socket.socket()
+    # A small receive buffer fills all the sooner; set before connecting, so that the
+    # window it announces is small from the start and opens again once it reads.
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.connect((server.host, server.port))
+    # No compression (which would make the repeated text tiny) and a one-frame buffer.
+    slow = connect(
+        ws_url(server, "nick=slowpoke"), sock=stalled, compression=None, max_queue=1, legacy=True
+    )
+    try:
+        with connect(ws_url(server, "nick=chatty"), max_queue=None) as chatty:
+            assert recv(chatty) == {
+                "type": "join",
+                "from": "chatty",
+                "text": "chatty joined",
+                "online": ["chatty", "slowpoke"],
+            }
+            left = {
+                "type": "leave",
+                "from": "slowpoke",
+                "text": "slowpoke left",
+                "online": ["chatty"],
+            }
+            sent = 0
+            while sent < 200_000:  # a few tens of thousands fill the socket buffers
+                for _ in range(100):
+                    chatty.send(f"{sent:06} " + "x" * 400)
+                    sent += 1
+                if _drain(chatty, until=left, timeout=0):  # flood: no pause
+                    break
+            else:
+                raise AssertionError("slowpoke was never disconnected")
+            assert http.get("/chat/stats").json() == {"members": 1, "rooms": {"lobby": ["chatty"]}}
+            chatty.send("still talking")  # the room goes on
+            assert _drain(
+                chatty, until={"type": "message", "from": "chatty", "text": "still talking"}
+            )
+
+        got = 0
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                recv(slow)
+                got += 1
+        assert info.value.rcvd is not None
+        assert (info.value.rcvd.code, info.value.rcvd.reason) == (1008, "too slow")
+        assert 0 < got < sent  # what was in the buffers, not what was said after the close
+    finally:
+        slow.close_socket()
+    assert server.wait_for_log(r"subscriber to room:lobby disconnected: 100 messages behind")
+
+
+def _drain(client: ClientConnection, until: dict[str, Any], timeout: float = 5) -> bool:
+    """Read what arrives until ``until`` does (True) or nothing has for ``timeout`` s."""
+    while True:
+        try:
+            message = client.recv(timeout=timeout)
+        except TimeoutError:
+            return False
+        if json.loads(message) == until:
+            return True
 
 
 def test_the_server_ends_the_session_when_the_client_closes(server: Running) -> None:

@@ -1,5 +1,7 @@
 """The demo's chat page (examples/chat.py) in a real headless Chromium: two tabs, two
-nicknames, one WebSocket each; what one tab sends, the other shows.
+nicknames, one WebSocket each; what one tab sends, the other shows.  Then the same with
+each tab on its own ``aster run`` process, the two on one Redis (``REDIS_URL``), and a tab
+told when Redis comes back after going away.
 
 The browser setup and helpers are tests/test_docs_browser.py's (its proxy at 127.0.0.1:9
 refuses anything that is not the test server), so the page must work from the demo alone.
@@ -15,6 +17,7 @@ import httpx
 import pytest
 
 from tests import test_docs_browser as browser
+from tests.demo_chat_support import serve_on_redis, skip_without_redis
 from tests.support import Running, serve
 from tests.test_demo import DEMO, demo_env, eventually
 from tests.test_docs_browser import (
@@ -99,7 +102,7 @@ def test_two_tabs_chat_with_each_other(driver: Any, server: Running, tmp_path: P
     wait_for(driver, lambda c: "alice: hi bob" in log_lines(c), "alice's message in bob's tab")
     assert console_errors(driver) == []
 
-    # Bob's tab closes: its socket goes, alice is told, the broadcaster forgets bob.
+    # Bob's tab closes: its socket goes, alice is told, the chat forgets bob.
     driver.close()
     driver.switch_to.window(first)
     wait_for(driver, lambda c: "bob left" in log_lines(c), "bob's leave notice")
@@ -122,3 +125,104 @@ def test_an_invalid_nickname_is_refused(driver: Any, server: Running, tmp_path: 
     assert Network(driver).off_host(server.url) == []
     screenshot(driver, tmp_path / "refused.png", min_size=5_000)
     assert stats(server)["members"] == 0
+
+
+@pytest.fixture(scope="module")
+def two_servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[Running]]:
+    """Two demo processes on the session's redis-server."""
+    skip_without_redis()
+    url = request.getfixturevalue("redis_server").url
+    with serve_on_redis(url, tmp_path_factory.mktemp("demo-chat-browser-redis"), "a", "b") as both:
+        yield both
+
+
+def page_errors(chrome: Any) -> list[str]:
+    """The console errors, but for the /favicon.ico Chromium asks a new origin for (these
+    servers' ports are new to it; the chat page names no icon, so that is a 404)."""
+    return [error for error in console_errors(chrome) if "/favicon.ico" not in error]
+
+
+def send(chrome: Any, text: str) -> None:
+    chrome.find_element(By.ID, "text").send_keys(text)
+    chrome.find_element(By.ID, "send-button").click()
+
+
+def test_two_tabs_on_two_processes_chat_through_redis(
+    driver: Any, two_servers: list[Running], tmp_path: Path
+) -> None:
+    a, b = two_servers
+    first = driver.current_window_handle
+    join(driver, a, "alice")  # on process a
+    assert Network(driver).off_host(a.url) == []
+    driver.switch_to.new_window("tab")
+    second = driver.current_window_handle
+    join(driver, b, "bob")  # on process b
+    assert Network(driver).off_host(b.url) == []
+    assert driver.find_element(By.ID, "online").text == "alice, bob"
+    everyone = {"members": 2, "rooms": {"lobby": ["alice", "bob"]}}
+    assert stats(a) == stats(b) == everyone
+
+    message = "hello from process b <b>not bold</b>"
+    send(driver, message)
+    wait_for(driver, lambda c: f"bob: {message}" in log_lines(c), "bob's own message")
+    assert log_lines(driver) == ["bob joined", f"bob: {message}"]
+
+    driver.switch_to.window(first)
+    wait_for(driver, lambda c: f"bob: {message}" in log_lines(c), "bob's message on a")
+    assert log_lines(driver) == ["alice joined", "bob joined", f"bob: {message}"]
+    assert driver.find_element(By.ID, "online").text == "alice, bob"
+    assert not driver.find_elements(By.CSS_SELECTOR, "#log b")  # text, not markup
+    send(driver, "hi bob, from process a")
+    wait_for(driver, lambda c: "alice: hi bob, from process a" in log_lines(c), "alice's own")
+    screenshot(driver, tmp_path / "alice-on-a.png")
+
+    driver.switch_to.window(second)
+    wait_for(driver, lambda c: "alice: hi bob, from process a" in log_lines(c), "alice's on b")
+    assert log_lines(driver) == ["bob joined", f"bob: {message}", "alice: hi bob, from process a"]
+    screenshot(driver, tmp_path / "bob-on-b.png")
+    assert page_errors(driver) == []
+
+    driver.close()  # bob's tab: b says so to a, through Redis
+    driver.switch_to.window(first)
+    wait_for(driver, lambda c: "bob left" in log_lines(c), "bob's leave notice on a")
+    assert driver.find_element(By.ID, "online").text == "alice"
+    assert log_lines(driver) == [
+        "alice joined",
+        "bob joined",
+        f"bob: {message}",
+        "alice: hi bob, from process a",
+        "bob left",
+    ]
+    assert page_errors(driver) == []
+    driver.get("about:blank")
+    eventually(lambda: stats(a) == stats(b) == {"members": 0, "rooms": {}})
+
+
+def test_a_tab_is_told_when_redis_comes_back(driver: Any, tmp_path: Path) -> None:
+    """On a Redis of its own, which it kills and restarts."""
+    skip_without_redis()
+    from bench.redis_server import RedisServer
+
+    with RedisServer() as redis, serve_on_redis(redis.url, tmp_path, "a") as [a]:
+        join(driver, a, "carol")
+        redis.stop()
+        send(driver, "lost")
+        wait_for(driver, lambda c: len(log_lines(c)) == 2, "the error")
+        redis.start()
+        wait_for(driver, lambda c: len(log_lines(c)) == 3, "the notice")
+        send(driver, "found")
+        wait_for(driver, lambda c: "carol: found" in log_lines(c), "carol's message")
+        assert log_lines(driver) == [
+            "carol joined",
+            "not sent: the chat is unavailable, try again",
+            "The chat lost its connection and is back: messages sent meanwhile may be lost.",
+            "carol: found",
+        ]
+        kinds = [
+            item.get_attribute("class") for item in driver.find_elements(By.CSS_SELECTOR, "#log li")
+        ]
+        assert kinds == ["notice", "error", "notice", "message"]
+        assert page_errors(driver) == []
+        driver.get("about:blank")

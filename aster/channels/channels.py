@@ -48,6 +48,8 @@ class Channels:
     ) -> None:
         if policy not in POLICIES:
             raise ValueError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
+        if max_queue < 1:  # here, not at the first subscribe() far from the cause
+            raise ValueError("max_queue must be at least 1")
         self.backend: Backend = backend if backend is not None else MemoryBackend()
         self.max_queue = max_queue
         self.policy: Policy = policy
@@ -132,8 +134,9 @@ class Channels:
             )
         subscription = Subscription(
             channels,
-            max_queue=max_queue or self.max_queue,
-            policy=policy or self.policy,
+            # `is None`, not `or`: max_queue=0 is an error (ValueError), not "the default"
+            max_queue=self.max_queue if max_queue is None else max_queue,
+            policy=self.policy if policy is None else policy,
             on_drop=self._on_drop,
         )
         try:
@@ -167,25 +170,33 @@ class Channels:
                 )
 
     async def _queue_history(self, subscription: Subscription, count: int) -> None:
-        earlier: list[Message] = []
+        """Queue the history ahead of the live messages already queued, each message once.
+
+        A message published while the history was read can come both ways: in the
+        history and live, and live either before the history is read (already queued)
+        or after it (the reader had not delivered it yet).  The history is "the last N
+        up to its newest entry, then everything after", so per channel every live
+        message up to the history's newest id goes, queued or yet to come
+        (``Subscription._mark_replayed``); live copies later than it stay.
+        """
+        earlier: list[Message | Missed] = []
         for channel in subscription.channels:
             try:
-                earlier.extend(await self.backend.history(channel, count))
+                entries = await self.backend.history(channel, count)
             except ConnectionError as exc:
                 logger.warning("channels: history of %s unavailable: %s", channel, exc)
-                earlier.append(Missed("history", None, channel))  # type: ignore[arg-type]
+                earlier.append(Missed("history", None, channel))
+                continue
+            earlier.extend(entries)
+            if entries and entries[-1].id is not None:
+                subscription._mark_replayed(channel, entries[-1].id)
         if not earlier:
             return
-        # Live messages that arrived while the history was read may be in both: the
-        # history has them first, so the live copies go.
-        seen = {(m.channel, m.id) for m in earlier if type(m) is Message and m.id is not None}
-        live = [
-            e for e in subscription._queue if not (type(e) is Message and (e.channel, e.id) in seen)
-        ]
+        live = [e for e in subscription._queue if not subscription._replayed_already(e)]
         subscription._queue.clear()
         subscription._messages = 0
         for event in [*earlier, *live]:
-            subscription.offer(event)
+            subscription.offer(event, replayed=True)
 
     async def _leave(self, subscription: Subscription) -> None:
         for channel in subscription.channels:

@@ -78,10 +78,37 @@ class _RedisBackend:
         self._client: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._channels: set[str] = set()
-        self.connected = False
+        self._connected = False
+        self._up: asyncio.Event | None = None  # set while connected (made in start(): its loop)
         self.reconnects = 0
         self.publish_failures = 0
         self._errors = _connection_errors()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the reader is connected (and subscribed to every channel)."""
+        return self._connected
+
+    @connected.setter
+    def connected(self, value: bool) -> None:
+        self._connected = value
+        up = self._up
+        if up is not None:
+            if value:
+                up.set()
+            else:
+                up.clear()
+
+    async def _wait_connected(self) -> bool:
+        """Wait (``timeout`` at most) for the reader to be connected; whether it is."""
+        up = self._up
+        if self._connected or up is None:
+            return self._connected
+        try:
+            await asyncio.wait_for(up.wait(), self.timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
     def _new_client(self, **options: Any) -> Any:
         return _redis_module().Redis.from_url(
@@ -92,6 +119,7 @@ class _RedisBackend:
 
     async def start(self, deliver: Deliver) -> None:
         self._deliver = deliver
+        self._up = asyncio.Event()
         self._client = self._new_client()
         self._reader = asyncio.get_running_loop().create_task(self._read_forever())
 
@@ -194,9 +222,17 @@ class RedisPubSubBackend(_RedisBackend):
 
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
+        # While the reader (re)connects it subscribes to every channel, this one included
+        # if it was added before its SUBSCRIBE went out.  Returning at once would break
+        # the promise that every message published after the call is delivered (one
+        # published before the reader's SUBSCRIBE is lost): wait for it, bounded, then
+        # subscribe explicitly (Redis ignores a repeat).  Still unreachable after the
+        # wait: the reader subscribes when it is back, and says so with Missed.
+        if not await self._wait_connected():
+            return
         pubsub = self._pubsub
-        if pubsub is None or not self.connected:
-            return  # the reader subscribes to every channel when it (re)connects
+        if pubsub is None:
+            return
         key = (self.prefix + channel).encode()
         confirmed = self._confirming.setdefault(key, asyncio.get_running_loop().create_future())
         try:
@@ -227,10 +263,13 @@ class RedisPubSubBackend(_RedisBackend):
         prefix_length = len(self.prefix)
         try:
             # At least one subscription keeps the connection in pub/sub mode: a private
-            # channel nobody publishes to.
-            await pubsub.subscribe(f"{self.prefix}__aster_channels__")
-            if self._channels:
-                await pubsub.subscribe(*[self.prefix + c for c in self._channels])
+            # channel nobody publishes to.  One SUBSCRIBE with it last: Redis confirms the
+            # channels in order, so its confirmation means every channel is subscribed,
+            # and only then are subscribers told of a reconnect (a message published
+            # after that notice must arrive).
+            private = f"{self.prefix}__aster_channels__"
+            await pubsub.subscribe(*[self.prefix + c for c in self._channels], private)
+            private_key = private.encode()
             self._pubsub = pubsub
             ready = False
             deliver = self._deliver
@@ -244,7 +283,7 @@ class RedisPubSubBackend(_RedisBackend):
                         channel = message["channel"]
                         deliver(Message(channel[prefix_length:].decode(), message["data"]))
                 elif kind == "subscribe":
-                    if not ready:
+                    if not ready and message["channel"] == private_key:
                         ready = True
                         on_ready()
                     waiter = self._confirming.get(message["channel"])
@@ -281,7 +320,10 @@ class RedisStreamBackend(_RedisBackend):
         self.block = block
         self._last: dict[str, bytes] = {}  # stream key -> the last id read
         self._wake_key = f"{self.prefix}__wake__:{random.getrandbits(64):016x}"
-        self._wake_id = b"$"
+        # Not "$": a wake sent before the reader's first XREAD reached Redis would be
+        # missed and a new channel read only after `block` seconds.  The key is this
+        # instance's own, so reading it from the start costs one entry at most.
+        self._wake_id = b"0-0"
 
     def _key(self, channel: str) -> str:
         return self.prefix + channel

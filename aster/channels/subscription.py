@@ -132,12 +132,20 @@ class Subscription:
         self._messages = 0  # Message items in _queue (Missed markers are not counted)
         self._waiter: asyncio.Future[None] | None = None
         self._on_drop = on_drop
+        # channel -> the newest entry id its history gave: live copies up to it are dropped
+        self._replayed: dict[str, tuple[int, int]] = {}
 
     # -- the fan-out's side: never waits ------------------------------------------------
 
-    def offer(self, event: Event) -> None:
-        """Queue ``event``, applying the policy if the queue is full."""
+    def offer(self, event: Event, replayed: bool = False) -> None:
+        """Queue ``event``, applying the policy if the queue is full.
+
+        A live message the subscription's history already gave is not queued again
+        (``replayed=True``: it is the history itself being queued).
+        """
         if self.closed_reason is not None:
+            return
+        if self._replayed and not replayed and self._replayed_already(event):
             return
         queue = self._queue
         if type(event) is Message:
@@ -168,9 +176,11 @@ class Subscription:
             self.close("slow")
             return
         self.dropped += 1
+        # A run of drops is one notice, per channel: a Missed names the channel it is
+        # for, so drops on another channel get a notice of their own.
         if policy == "drop_newest":
             tail = queue[-1] if queue else None
-            if type(tail) is Missed and tail.reason == "dropped":
+            if type(tail) is Missed and tail.reason == "dropped" and tail.channel == event.channel:
                 tail.count = (tail.count or 0) + 1
             else:
                 queue.append(Missed("dropped", 1, event.channel))
@@ -181,12 +191,39 @@ class Subscription:
             oldest = queue[index]
             del queue[index]
             before = queue[index - 1] if index else None
-            if type(before) is Missed and before.reason == "dropped":
+            if (
+                type(before) is Missed
+                and before.reason == "dropped"
+                and before.channel == oldest.channel
+            ):
                 before.count = (before.count or 0) + 1
             else:
                 queue.insert(index, Missed("dropped", 1, oldest.channel))
             queue.append(event)
         self._count_drop(1)
+
+    def _mark_replayed(self, channel: str, entry_id: str) -> None:
+        """The history of ``channel`` went up to ``entry_id``: drop live copies up to it."""
+        order = _entry_order(entry_id)
+        if order is not None:
+            self._replayed[channel] = order
+
+    def _replayed_already(self, event: Event) -> bool:
+        """Whether ``event`` is a live copy of a message the history gave.
+
+        Live messages arrive in id order per channel, so the first one past the mark
+        ends the check for that channel.
+        """
+        if type(event) is not Message or event.id is None:
+            return False
+        mark = self._replayed.get(event.channel)
+        if mark is None:
+            return False
+        order = _entry_order(event.id)
+        if order is not None and order <= mark:
+            return True
+        del self._replayed[event.channel]
+        return False
 
     def _count_drop(self, count: int) -> None:
         if self._on_drop is not None:
@@ -257,3 +294,12 @@ class Subscription:
             f"<Subscription {', '.join(self.channels)} {state} queued={self._messages}"
             f" dropped={self.dropped} policy={self.policy}>"
         )
+
+
+def _entry_order(entry_id: str) -> tuple[int, int] | None:
+    """A Redis Streams id (``"<ms>-<seq>"``) as a comparable pair; ``None`` if it is not one."""
+    ms, _, seq = entry_id.partition("-")
+    try:
+        return int(ms), int(seq or 0)
+    except ValueError:
+        return None
