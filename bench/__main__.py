@@ -1,15 +1,17 @@
 """``python -m bench``: aster against its peers on the same app, measured with wrk.
 
-Five suites (``bench/suites.py``): ``--suite servers`` (the default) compares the servers
+Six suites (``bench/suites.py``): ``--suite servers`` (the default) compares the servers
 on one raw ASGI app; ``--suite framework`` the same application written for each
 framework, each on its natural server; ``--suite websocket`` aster and uvicorn on a
 WebSocket echo app, loaded by ``bench.ws_load`` (wrk has no WebSocket); ``--suite http2``
 the servers over HTTP/2, loaded by h2load; ``--suite tfb`` TechEmpower's test types
-against a throwaway PostgreSQL; ``--suite all`` runs all but ``tfb``.  Each suite
-prints a Markdown table (req/s, aster's ratio to each peer, p99) and writes
-``<stem>.md``, ``<stem>.json`` (every run, raw) and ``<stem>.png`` to ``--out``:
-``latest.*`` for the servers, ``framework.*`` for the frameworks, ``websocket.*`` for
-WebSocket, ``http2.*`` for HTTP/2, ``tfb.*`` for the TechEmpower tests.
+against a throwaway PostgreSQL; ``--suite channels`` fan-out through a throwaway Redis
+to WebSocket subscribers on two processes, loaded by ``bench.channels_load``;
+``--suite all`` runs all but ``tfb`` and ``channels``.  Each suite prints a Markdown
+table (req/s, aster's ratio to each peer, p99) and writes ``<stem>.md``, ``<stem>.json``
+(every run, raw) and ``<stem>.png`` to ``--out``: ``latest.*`` for the servers,
+``framework.*`` for the frameworks, ``websocket.*`` for WebSocket, ``http2.*`` for
+HTTP/2, ``tfb.*`` for the TechEmpower tests, ``channels.*`` for the fan-out.
 Exits 1 if any run failed or was invalid; the results are still written.
 """
 
@@ -26,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import h2load, process, report, wrk
+from . import channels_suite, h2load, process, report, wrk
 from .frameworks import FRAMEWORKS, framework_contenders
 from .h2_suite import H2_SERVERS, h2_contenders
 from .runner import Run, Settings, run_all
@@ -47,13 +49,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m bench",
         description="Benchmark aster against its peers: servers on one raw ASGI app (--suite "
         "servers), the same app on each framework (framework), WebSocket echo (websocket), "
-        "HTTP/2 with h2load (http2), TechEmpower's test types on PostgreSQL (tfb).",
+        "HTTP/2 with h2load (http2), TechEmpower's test types on PostgreSQL (tfb), fan-out "
+        "through Redis to WebSocket subscribers (channels).",
     )
     p.add_argument(
         "--suite",
         choices=[*SUITES, "all"],
         default="servers",
-        help="what to compare (default: servers; all: every suite but tfb)",
+        help="what to compare (default: servers; all: every suite but tfb and channels)",
     )
     p.add_argument("--duration", type=int, default=5, help="seconds per measured run")
     p.add_argument("--warmup", type=int, default=1, help="seconds of warm-up before each run")
@@ -113,6 +116,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "websocket": ws_contenders(servers),
             "http2": h2_contenders(args.servers or list(H2_SERVERS)),
             "tfb": tfb_contenders(args.frameworks),
+            "channels": channels_suite.channels_contenders(),
         }
     except ValueError as exc:
         p.error(str(exc))
@@ -158,6 +162,8 @@ def _meta(
             versions[dist] = distribution_version(dist)
         versions["h2load"] = h2load.version()
         load = "h2load -t1 (-c/-m per scenario)"
+    elif suite.tool == "channels":
+        load = channels_suite.describe_load(settings)
     elif suite.tool == "tfb":
         versions["wrk"] = _wrk_version().removeprefix("wrk ")
         load = f"wrk -t{settings.threads} (-c per scenario)"
@@ -184,6 +190,7 @@ def _meta(
             "load_cpus": cpus(settings.cpus.load),
         },
         "apps": {c.name: c.app for c in contenders},
+        "server_processes": max(c.processes for c in contenders),
         "scenarios": {name: suite.scenarios[name].description for name in scenarios},
     }
     if any(c.framework for c in contenders):
@@ -196,6 +203,8 @@ def _short_load(suite: Suite, args: argparse.Namespace) -> str:
         return "h2load -t1"
     if suite.tool == "tfb":
         return "wrk -c64/-c256"
+    if suite.tool == "channels":
+        return f"bench.channels_load, {channels_suite.SUBSCRIBERS:,} subscribers"
     return f"{'bench.ws_load' if suite.tool == 'ws' else 'wrk'} -c{args.connections}"
 
 
@@ -287,8 +296,10 @@ def run_suite(suite: Suite, args: argparse.Namespace, settings: Settings) -> int
         process.stop_all()
 
     unsupported = {c.name: c.unsupported for c in contenders if c.unsupported}
-    summary = report.summarize(runs, columns, names)
-    text = report.markdown(summary, columns, baseline, meta, runs, unsupported, suite.targets)
+    summary = report.summarize(runs, columns, names, suite.columns)
+    text = report.markdown(
+        summary, columns, baseline, meta, runs, unsupported, suite.targets, suite.columns
+    )
     if suite.epilogue is not None and (extra := suite.epilogue()):
         text += "\n" + "\n".join(extra) + "\n"
     out: Path = args.out
@@ -296,7 +307,9 @@ def run_suite(suite: Suite, args: argparse.Namespace, settings: Settings) -> int
     stem = out / suite.stem
     stem.with_suffix(".md").write_text(text)
     stem.with_suffix(".json").write_text(
-        report.to_json(summary, columns, baseline, meta, runs, unsupported, suite.targets)
+        report.to_json(
+            summary, columns, baseline, meta, runs, unsupported, suite.targets, suite.columns
+        )
     )
     report.chart(
         summary,

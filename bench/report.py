@@ -18,12 +18,42 @@ from typing import Any
 from .runner import Run
 
 
+@dataclass(frozen=True)
+class Column:
+    """A further column per contender, from an attribute of each run's result (the
+    ``channels`` suite's lost messages and CPU figures)."""
+
+    title: str
+    attribute: str
+    total: bool = False
+    """The sum over every run that has a result, invalid ones included: a count that must
+    stay zero, such as lost messages, shows in the table whatever the medians leave out.
+    Otherwise the median over the valid runs."""
+    digits: int = 0
+    unit: str = ""
+
+    def format(self, value: float | None) -> str:
+        if value is None:
+            return "–"
+        if self.total:
+            return f"**{value:,.0f}**" if value else "0"
+        return f"{value:,.{self.digits}f}{self.unit}"
+
+
 @dataclass
 class Cell:
     """One contender on one scenario, over all rounds."""
 
     rps: list[float] = field(default_factory=list)
     p99_ms: list[float] = field(default_factory=list)
+    extras: dict[str, list[float]] = field(default_factory=dict)
+    """:class:`Column` title -> its values over the rounds (every run's, for a total)."""
+
+    def extra(self, column: Column) -> float | None:
+        values = self.extras.get(column.title)
+        if not values:
+            return None
+        return sum(values) if column.total else statistics.median(values)
 
     @property
     def rps_median(self) -> float | None:
@@ -78,11 +108,22 @@ def _who(notes: dict[tuple[str, str], int], number: int, scenarios: list[str]) -
     return ", ".join(parts)
 
 
-def summarize(runs: list[Run], contenders: list[str], scenarios: list[str]) -> Summary:
+def summarize(
+    runs: list[Run],
+    contenders: list[str],
+    scenarios: list[str],
+    columns: tuple[Column, ...] = (),
+) -> Summary:
     summary: Summary = {s: {c: Cell() for c in contenders} for s in scenarios}
     for run in runs:
-        if run.ok and run.result is not None:
-            cell = summary[run.scenario][run.contender]
+        if run.result is None:
+            continue
+        cell = summary[run.scenario][run.contender]
+        for column in columns:
+            value = getattr(run.result, column.attribute, None)
+            if value is not None and (run.ok or column.total):
+                cell.extras.setdefault(column.title, []).append(float(value))
+        if run.ok:
             cell.rps.append(run.result.requests_per_sec)
             if run.result.p99_ms is not None:
                 cell.p99_ms.append(run.result.p99_ms)
@@ -169,12 +210,15 @@ def table(
     contenders: list[str],
     baseline: str | None,
     unsupported: Unsupported | None = None,
+    columns: tuple[Column, ...] = (),
 ) -> str:
-    """The Markdown table: req/s per contender, baseline/peer ratios, then p99s."""
+    """The Markdown table: req/s per contender, baseline/peer ratios, p99s, then any
+    further ``columns``, each for every contender."""
     peers = [c for c in contenders if c != baseline] if baseline else []
     notes = _notes(summary, contenders, unsupported)
     header = ["scenario"] + [f"{c} req/s" for c in contenders]
     header += [f"{baseline}/{p}" for p in peers] + [f"{c} p99" for c in contenders]
+    header += [f"{c} {column.title}" for column in columns for c in contenders]
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
@@ -188,6 +232,7 @@ def table(
         ]
         row += [_fmt_ratio(ratio(summary, scenario, baseline, p)) for p in peers if baseline]
         row += [_fmt_ms(cells[c].p99_median) for c in contenders]
+        row += [column.format(cells[c].extra(column)) for column in columns for c in contenders]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -200,6 +245,7 @@ def markdown(
     runs: list[Run],
     unsupported: Unsupported | None = None,
     targets: tuple[Target, ...] = (),
+    columns: tuple[Column, ...] = (),
 ) -> str:
     """The full report: how it was measured, the table, the targets, the notes, and what
     went wrong."""
@@ -212,14 +258,16 @@ def markdown(
         if s["pinned"]
         else "unpinned"
     )
+    processes = meta.get("server_processes", 1)
+    each = "one server process" if processes == 1 else f"{processes} server processes each"
     lines = [
         f"{load}, {s['duration']}s runs after a {s['warmup']}s "
-        f"warm-up, median of {s['rounds']} interleaved round(s); one server process, {pin}.",
+        f"warm-up, median of {s['rounds']} interleaved round(s); {each}, {pin}.",
         f"{versions}; {meta['cpu']}; {meta['timestamp']}.",
     ]
     if meta.get("contenders"):
         lines.append("Contenders: " + "; ".join(meta["contenders"].values()) + ".")
-    lines += ["", table(summary, contenders, baseline, unsupported)]
+    lines += ["", table(summary, contenders, baseline, unsupported, columns)]
     target_lines = targets_markdown(check_targets(summary, baseline, targets), baseline)
     if target_lines:
         lines += ["", *target_lines]
@@ -267,6 +315,7 @@ def to_json(
     runs: list[Run],
     unsupported: Unsupported | None = None,
     targets: tuple[Target, ...] = (),
+    columns: tuple[Column, ...] = (),
 ) -> str:
     data = {
         "meta": meta,
@@ -289,6 +338,7 @@ def to_json(
                     "baseline_over_this": ratio(summary, scenario, baseline, c)
                     if baseline
                     else None,
+                    **{column.attribute: cell.extra(column) for column in columns},
                 }
                 for c, cell in cells.items()
             }

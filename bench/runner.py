@@ -109,14 +109,16 @@ def serving(
     app: str | None = None,
     tls: TlsFiles | None = None,
     ready: Ready = http1_ready,
+    log_name: str | None = None,
 ) -> Iterator[int]:
     """Run ``contender`` (on ``app`` instead of its own, if given; over TLS if ``tls``) on a
     free port until the block ends; yields the port once ``ready`` says it answers.
 
     The port is found by binding to port 0 and releasing it, which can race with another
-    process; a server that dies on start-up is therefore retried on a new port.
+    process; a server that dies on start-up is therefore retried on a new port.  Its
+    output goes to ``<log_name or the contender's name>.log`` in ``log_dir``.
     """
-    log_path = log_dir / f"{contender.name}.log"
+    log_path = log_dir / f"{log_name or contender.name}.log"
     pythonpath = os.environ.get("PYTHONPATH", "")
     last_error = ""
     for _ in range(3):
@@ -157,6 +159,31 @@ def serving(
     raise ServerFailed(last_error)
 
 
+@contextlib.contextmanager
+def serving_all(
+    contender: Contender,
+    settings: Settings,
+    log_dir: Path,
+    app: str | None = None,
+    tls: TlsFiles | None = None,
+    ready: Ready = http1_ready,
+) -> Iterator[list[int]]:
+    """:func:`serving` for each of the contender's :attr:`~bench.servers.Contender.processes`
+    (separate server processes side by side, each on its own port); yields the ports."""
+    with contextlib.ExitStack() as stack:
+        count = contender.processes
+        ports = [
+            stack.enter_context(
+                serving(
+                    contender, settings, log_dir, app, tls, ready,
+                    log_name=f"{contender.name}-{i + 1}" if count > 1 else None,
+                )
+            )
+            for i in range(count)
+        ]  # fmt: skip
+        yield ports
+
+
 def _load_wrk(scenario: Scenario, url: str, duration: int, settings: Settings) -> wrk.WrkResult:
     return wrk.run(
         url,
@@ -186,7 +213,8 @@ def _load_h2(scenario: Scenario, url: str, duration: int, settings: Settings) ->
 
 
 Loader = Callable[[Scenario, str, int, Settings], wrk.WrkResult]
-"""(scenario, url, seconds, settings) -> result."""
+"""(scenario, url, seconds, settings) -> result.  For a contender of several server
+processes, ``url`` is one URL per process, comma-separated."""
 
 
 @dataclass(frozen=True)
@@ -212,12 +240,20 @@ TOOLS: dict[str, Tool] = {
 
 
 def measure(
-    scenario: Scenario, host: str, port: int, settings: Settings, tls: TlsFiles | None = None
+    scenario: Scenario,
+    host: str,
+    port: int | list[int],
+    settings: Settings,
+    tls: TlsFiles | None = None,
 ) -> wrk.WrkResult:
-    """Verify the answer, warm up, then take the measured run."""
+    """Verify the answer (of every process, given several ports), warm up, then take the
+    measured run."""
     tool = TOOLS[scenario.tool]
-    verify(scenario, host, port, request=tool.request(tls))
-    url = f"{'https' if tls else 'http'}://{host}:{port}{scenario.path}"
+    ports = port if isinstance(port, list) else [port]
+    for p in ports:
+        verify(scenario, host, p, request=tool.request(tls))
+    scheme = "https" if tls else "http"
+    url = ",".join(f"{scheme}://{host}:{p}{scenario.path}" for p in ports)
     if settings.warmup > 0:
         tool.load(scenario, url, settings.warmup, settings)
     return tool.load(scenario, url, settings.duration, settings)
@@ -269,9 +305,10 @@ def _run_contender(
         server_tls = certs if over_tls else None
         ready = TOOLS[group[0].tool].ready(server_tls)
         try:
-            with serving(contender, settings, log_dir, app, server_tls, ready) as port:
+            with serving_all(contender, settings, log_dir, app, server_tls, ready) as ports:
                 for run, scenario in zip(group_runs, group, strict=True):
                     try:
+                        port = ports if len(ports) > 1 else ports[0]
                         run.result = measure(scenario, settings.host, port, settings, server_tls)
                         run.error = run.result.problem
                     except (VerificationError, wrk.WrkError) as exc:

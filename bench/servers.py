@@ -73,7 +73,9 @@ class Contender:
     (``None`` for the raw ASGI app); it must be installed too.  ``apps`` are further apps
     it serves, by the name a scenario's ``app`` gives (the ``http2`` suite's "framework"
     rows).  ``unsupported`` maps a scenario the contender cannot serve faithfully to the
-    reason: that cell is left empty, with the reason as a note.
+    reason: that cell is left empty, with the reason as a note.  ``processes`` separate
+    server processes are started side by side, each on its own port, and the load is
+    given every one (the ``channels`` suite: fan-out across processes through Redis).
     """
 
     name: str
@@ -82,6 +84,7 @@ class Contender:
     framework: str | None = None
     unsupported: Mapping[str, str] = field(default_factory=dict, compare=False)
     apps: Mapping[str, str] = field(default_factory=dict, compare=False)
+    processes: int = 1
 
     def available(self) -> bool:
         if not self.server.available():
@@ -100,7 +103,8 @@ class Contender:
 
     def describe(self) -> str:
         apps = " and ".join([self.app, *self.apps.values()])
-        return f"{self.name}: {apps} on {self.server.name}"
+        times = f" × {self.processes} processes" if self.processes > 1 else ""
+        return f"{self.name}: {apps} on {self.server.name}{times}"
 
 
 def aster_tls(tls: TlsFiles) -> list[str]:

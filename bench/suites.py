@@ -14,6 +14,10 @@
   PostgreSQL, each server held to TechEmpower's rules first (``bench/tfb_suite.py``).
   Writes ``tfb.{md,json,png}``.  Not part of ``all``: it needs PostgreSQL and is the
   longest suite.
+- ``channels``: one publisher fanned out through Redis pub/sub to 1,000 WebSocket
+  subscribers on two server processes, aster.channels on aster against FastAPI and
+  encode/broadcaster on uvicorn (``bench/channels_suite.py``).  Writes
+  ``channels.{md,json,png}``.  Not part of ``all``: it needs redis-server.
 """
 
 from __future__ import annotations
@@ -22,9 +26,13 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
+from .channels_suite import CHANNELS_BASELINE, CHANNELS_CONTENDERS, CHANNELS_SCENARIOS, redis
+from .channels_suite import COLUMNS as CHANNELS_COLUMNS
+from .channels_suite import TARGETS as CHANNELS_TARGETS
+from .channels_suite import versions as channels_versions
 from .frameworks import FRAMEWORK_BASELINE, FRAMEWORKS
 from .h2_suite import H2_SCENARIOS, H2_SERVERS, TARGETS, h2_contenders, preflight
-from .report import Target
+from .report import Column, Target
 from .runner import Settings
 from .scenarios import FRAMEWORK_SCENARIOS, SERVER_SCENARIOS, Scenario
 from .servers import BASELINE, SERVERS, Contender, raw_contenders
@@ -63,6 +71,8 @@ class Suite:
     """Further versions for the report's header (asyncpg, PostgreSQL)."""
     in_all: bool = True
     """Whether ``--suite all`` runs it."""
+    columns: tuple[Column, ...] = ()
+    """Further per-contender columns of the table (the channels suite's lost messages)."""
 
 
 SUITES: dict[str, Suite] = {
@@ -120,6 +130,20 @@ SUITES: dict[str, Suite] = {
             epilogue=epilogue,
             versions=tfb_versions,
             in_all=False,
+        ),
+        Suite(
+            "channels",
+            "Fan-out through Redis: 1 publisher, WebSocket subscribers on 2 processes",
+            "channels",
+            CHANNELS_SCENARIOS,
+            CHANNELS_CONTENDERS,
+            CHANNELS_BASELINE,
+            tool="channels",
+            targets=CHANNELS_TARGETS,
+            setup=redis,
+            versions=channels_versions,
+            in_all=False,
+            columns=CHANNELS_COLUMNS,
         ),
     )
 }

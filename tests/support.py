@@ -37,6 +37,8 @@ class Running:
     lines: list[str] = field(default_factory=list)
     #: When each line arrived (``time.monotonic()``), for tests that time the server.
     stamps: list[float] = field(default_factory=list)
+    #: The thread reading the output; ``wait()`` joins it so no line is still in flight.
+    pump: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -65,7 +67,16 @@ class Running:
         self.process.send_signal(sig)
 
     def wait(self, timeout: float = 15.0) -> int:
-        return self.process.wait(timeout)
+        """Wait for the exit, then for the output to be read to its end.
+
+        The process's last lines (and its workers') may still sit in the pipe when it
+        exits; a loaded machine reads them later, so tests that check them wait here.
+        """
+        deadline = time.monotonic() + timeout
+        code = self.process.wait(timeout)
+        if self.pump is not None:
+            self.pump.join(max(0.0, deadline - time.monotonic()) + 5.0)
+        return code
 
 
 def _pump(stream, running: Running) -> None:  # type: ignore[no-untyped-def]
@@ -105,7 +116,8 @@ def serve(
         start_new_session=True,
     )
     running = Running(process)
-    threading.Thread(target=_pump, args=(process.stdout, running), daemon=True).start()
+    running.pump = threading.Thread(target=_pump, args=(process.stdout, running), daemon=True)
+    running.pump.start()
     try:
         if wait:
             deadline = time.monotonic() + startup_timeout

@@ -581,23 +581,34 @@ async def test_redis_pubsub_a_subscriber_right_after_start_misses_nothing(
 async def test_redis_shutdown_closes_the_connections_and_cleans_up(
     redis_server: Any, redis_client: Any
 ) -> None:
-    def clients() -> int:
-        return len(redis_client.client_list())
+    """Stopped channels leave no connection behind (told apart from any other test's by
+    their database, 4) and no key of their own."""
+    import redis
 
-    before = clients()
-    for kind in ("pubsub", "streams"):
-        channels = Channels(redis_backend(kind, redis_server.url))
-        async with channels:
-            async with channels.subscribe(f"fw-close-{kind}") as sub:
-                await channels.publish(f"fw-close-{kind}", "x")
-                await take(sub, 1)
-                assert clients() == before + 2  # one for commands, one reader
-                wake_key = getattr(channels.backend, "_wake_key", None)
-        assert sub.closed_reason == "closed"
-        assert channels.backend.stats()["connected"] is False
-        await aeventually(lambda: clients() == before)
-        if wake_key is not None:
-            assert redis_client.exists(wake_key) == 0
+    url = redis_server.url.rsplit("/", 1)[0] + "/4"
+
+    with redis.Redis.from_url(url) as db4:
+        me = str(db4.client_id())
+
+        def ours() -> int:
+            return len([c for c in redis_client.client_list() if c["db"] == "4" and c["id"] != me])
+
+        for kind in ("pubsub", "streams"):
+            assert ours() == 0
+            channels = Channels(redis_backend(kind, url))
+            async with channels:
+                async with channels.subscribe(f"fw-close-{kind}") as sub:
+                    await channels.publish(f"fw-close-{kind}", "x")
+                    await take(sub, 1)
+                    assert ours() == 2  # one for commands, one reader
+                    wake_key = getattr(channels.backend, "_wake_key", None)
+                    if wake_key is not None:
+                        assert db4.exists(wake_key) == 1
+            assert sub.closed_reason == "closed"
+            assert channels.backend.stats()["connected"] is False
+            await aeventually(lambda: ours() == 0)
+            if wake_key is not None:
+                assert db4.exists(wake_key) == 0
 
 
 # -- Redis Streams: history -------------------------------------------------------------
