@@ -67,8 +67,6 @@ MAX_TEXT = 500
 NAME = r"^[\w][\w .-]*$"  # letters, digits and _ first; then also spaces, dots, dashes
 #: Messages a member may fall behind before it is disconnected.
 BACKLOG = 100
-#: How often the watchdog looks for a member too slow while a send to it is stuck.
-STALL_CHECK = 0.25
 #: Redis keys and channels of the chat begin with this.
 PREFIX = "aster-chat:"
 #: Seconds a Redis command may take before the chat counts Redis as unavailable.
@@ -302,9 +300,6 @@ class Chat:
             self.presence = MemoryPresence()
             backend = MemoryBackend()
         self.channels = Channels(backend, max_queue=BACKLOG, policy="disconnect")
-        #: The members a send is under way to, most of them only for an instant.
-        self.sending: dict[Subscription, WebSocket] = {}
-        self._watchdog: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Chat:
         await self.presence.start()
@@ -313,30 +308,13 @@ class Chat:
         except BaseException:
             await self.presence.stop()
             raise
-        self._watchdog = asyncio.create_task(self._watch_stalls())
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        watchdog, self._watchdog = self._watchdog, None
-        if watchdog is not None:
-            watchdog.cancel()
-            try:
-                await watchdog
-            except asyncio.CancelledError:
-                pass
         try:
             await self.channels.stop()
         finally:
             await self.presence.stop()
-
-    async def _watch_stalls(self) -> None:
-        """Close the members whose queue overflowed while a send to them was stuck (a
-        client that does not read): the sender cannot, it waits for that send."""
-        while True:
-            await asyncio.sleep(STALL_CHECK)
-            for subscription, websocket in list(self.sending.items()):
-                if subscription.closed_reason is not None:
-                    await _close_ended(websocket, subscription)
 
     async def publish(self, room: str, message: dict[str, Any]) -> None:
         """To every member of ``room``, in every process; PublishError if it cannot."""
@@ -373,29 +351,25 @@ async def _tell(websocket: WebSocket, error: str) -> None:
 
 
 async def _forward(websocket: WebSocket, subscription: Subscription) -> None:
-    """Send the room to one member until its subscription ends; then close the socket if
-    it ended because the member fell ``BACKLOG`` messages behind (or the chat stopped).
+    """Send the room to one member until its subscription ends.
 
-    A send to a client that does not read waits, the room's messages wait in the
-    subscription's bounded queue meanwhile, and if that overflows while the send is
-    stuck, :meth:`Chat._watch_stalls` closes the socket."""
-    sending = chat.sending
+    A send to a client that does not read waits; the room's messages wait in the
+    subscription's bounded queue meanwhile, and if that overflows the subscription
+    ends, which :func:`_close_when_ended` sees even while this send is stuck."""
     async for event in subscription:
         data = event.text if isinstance(event, Message) else _notice(event)
-        sending[subscription] = websocket
-        try:
-            await websocket.send_text(data)
-        finally:
-            sending.pop(subscription, None)
-    await _close_ended(websocket, subscription)
+        await websocket.send_text(data)
 
 
-async def _close_ended(websocket: WebSocket, subscription: Subscription) -> None:
+async def _close_when_ended(websocket: WebSocket, subscription: Subscription) -> None:
+    """Close the socket once the subscription ends because the member fell ``BACKLOG``
+    messages behind (1008) or the chat stopped (1012)."""
+    reason = await subscription.wait_closed()
     if websocket.application_state is not WebSocketState.CONNECTED:
-        return  # closed already (by the sender or by the watchdog)
-    if subscription.closed_reason == "slow":
+        return
+    if reason == "slow":
         await websocket.close(code=1008, reason="too slow")
-    elif subscription.closed_reason == "shutdown":
+    elif reason == "shutdown":
         await websocket.close(code=1012, reason="chat stopped")
 
 
@@ -414,6 +388,7 @@ async def chat_socket(websocket: WebSocket, nick: Nick, room: Room = "lobby") ->
         async with chat.channels.subscribe(_channel(room)) as subscription:
             await websocket.accept()
             sender = asyncio.create_task(_forward(websocket, subscription))
+            closer = asyncio.create_task(_close_when_ended(websocket, subscription))
             await chat.announce(room, "join", nick)
             try:
                 async for text in websocket.iter_text():  # ends when the client leaves
@@ -426,15 +401,13 @@ async def chat_socket(websocket: WebSocket, nick: Nick, room: Room = "lobby") ->
                             await chat.publish(room, message)
                         except PublishError:
                             await _tell(websocket, "not sent: the chat is unavailable, try again")
-                        # The memory backend delivers without a pause: let the senders
-                        # run, or a burst read at once would fill every member's queue.
-                        await asyncio.sleep(0)
             finally:
-                sender.cancel()
-                try:
-                    await sender
-                except (asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError):
-                    pass
+                for task in (sender, closer):
+                    task.cancel()
+                    try:
+                        await task
+                    except (asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError):
+                        pass
     finally:
         try:
             await chat.presence.release(room, nick, member)

@@ -9,6 +9,7 @@ subscribers happens in the process.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
@@ -55,6 +56,10 @@ class Backend(Protocol):
 class MemoryBackend:
     """One process, no setup: ``publish`` delivers at once, to this process only.
 
+    ``publish`` then yields to the event loop once, as a network backend's would: a
+    publisher in a loop (a burst read from one socket) lets the subscribers' senders
+    run between messages instead of filling every queue before any of them does.
+
     The embedded default.  With ``--workers N`` or several machines, each process
     has its own channels: use a Redis backend there.
     """
@@ -84,6 +89,7 @@ class MemoryBackend:
             raise PublishError("channels are not started: run them in the app's lifespan")
         if channel in self._channels:
             deliver(Message(channel, data))
+        await asyncio.sleep(0)
         return None
 
     async def history(self, channel: str, count: int) -> list[Message]:

@@ -131,6 +131,10 @@ class Subscription:
         self._queue: deque[Event] = deque()
         self._messages = 0  # Message items in _queue (Missed markers are not counted)
         self._waiter: asyncio.Future[None] | None = None
+        self._closed: asyncio.Future[str] | None = None  # made by the first wait_closed()
+        # The loop is looked up once: asyncio.get_running_loop() costs a getpid() call on
+        # Python 3.11, and get() runs once per message.
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._on_drop = on_drop
         # channel -> the newest entry id its history gave: live copies up to it are dropped
         self._replayed: dict[str, tuple[int, int]] = {}
@@ -242,8 +246,32 @@ class Subscription:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
+        closed = self._closed
+        if closed is not None and not closed.done():
+            closed.set_result(reason)
 
     # -- the subscriber's side ----------------------------------------------------------
+
+    async def wait_closed(self) -> str:
+        """Wait until the subscription closes; return why (``closed_reason``).
+
+        For the task that watches a connection while another one sends to it: a send
+        stuck on a client that does not read cannot notice the "disconnect" policy
+        firing, this can (and close the socket with 1008).
+        """
+        if self.closed_reason is not None:
+            return self.closed_reason
+        closed = self._closed
+        if closed is None:
+            closed = self._closed = self._running_loop().create_future()
+        # shield: one watcher cancelled must not cancel the future for the others
+        return await asyncio.shield(closed)
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
 
     @property
     def queued(self) -> int:
@@ -266,7 +294,7 @@ class Subscription:
         while not queue:
             if self.closed_reason is not None:
                 return None
-            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            waiter = self._waiter = self._running_loop().create_future()
             if timeout is None:
                 await waiter
             else:

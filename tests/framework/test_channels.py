@@ -295,6 +295,59 @@ async def test_disconnect_ends_the_subscription_slow_and_frees_its_queue() -> No
         assert channels.stats()["subscribers"] == 0
 
 
+async def test_wait_closed_wakes_every_watcher_with_the_reason_at_once() -> None:
+    """A watcher learns of the "disconnect" policy firing while nothing reads the queue
+    (a sender stuck on a client that does not read); one watcher cancelled leaves the
+    others waiting."""
+    async with Channels(max_queue=1, policy="disconnect") as channels:
+        async with channels.subscribe("w") as sub:
+            first = asyncio.create_task(sub.wait_closed())
+            second = asyncio.create_task(sub.wait_closed())
+            cancelled = asyncio.create_task(sub.wait_closed())
+            await asyncio.sleep(0.01)
+            cancelled.cancel()
+            await asyncio.sleep(0.01)
+            assert not first.done() and not second.done()
+            await channels.publish("w", "queued")
+            assert not first.done()
+            await channels.publish("w", "one too many")
+            assert await asyncio.wait_for(first, 1) == "slow"
+            assert await asyncio.wait_for(second, 1) == "slow"
+            assert cancelled.cancelled()
+            assert await sub.wait_closed() == "slow"  # closed already: at once
+        async with channels.subscribe("w") as left:
+            watcher = asyncio.create_task(left.wait_closed())
+            await asyncio.sleep(0.01)
+        assert await asyncio.wait_for(watcher, 1) == "closed"
+        async with channels.subscribe("w") as open_at_stop:
+            watcher = asyncio.create_task(open_at_stop.wait_closed())
+            await asyncio.sleep(0.01)
+            await channels.stop()
+            assert await asyncio.wait_for(watcher, 1) == "shutdown"
+
+
+async def test_memory_publish_lets_the_subscribers_run_between_messages() -> None:
+    """A publisher in a loop does not fill the queues before a reader runs: the memory
+    backend yields once per publish, as a network backend does."""
+    async with Channels(max_queue=2, policy="disconnect") as channels:
+        async with channels.subscribe("burst") as sub:
+            got: list[str] = []
+
+            async def read() -> None:
+                async for event in sub:
+                    assert isinstance(event, Message)
+                    got.append(event.text)
+
+            reader = asyncio.create_task(read())
+            await asyncio.sleep(0)
+            for i in range(100):
+                await channels.publish("burst", str(i))
+            await asyncio.sleep(0)
+            assert got == [str(i) for i in range(100)]
+            assert (sub.closed_reason, sub.dropped) == (None, 0)
+            reader.cancel()
+
+
 async def test_the_policies_log_a_warning_on_the_first_drop_and_a_summary_at_the_end(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -444,8 +497,9 @@ def test_lifespan_runs_the_channels_with_the_app() -> None:
 
     @app.post("/say/{room}")
     async def say(room: str, text: str) -> dict[str, int]:
+        listening = channels.subscriber_count(room)  # "bye" ends the subscription
         await channels.publish(room, text)
-        return {"subscribers": channels.subscriber_count(room)}
+        return {"subscribers": listening}
 
     @app.websocket("/listen/{room}")
     async def listen(websocket: WebSocket, room: str) -> None:
