@@ -101,12 +101,11 @@ class Starlette:
                 error_handler = value
             else:
                 handlers[key] = value  # type: ignore[assignment]
-        middleware = [Middleware(ServerErrorMiddleware, handler=error_handler, debug=self.debug)]
-        if self.max_body_size is not None:
+        middleware = [
+            Middleware(ServerErrorMiddleware, handler=error_handler, debug=self.debug),
             # Outside the user's middleware: none of them may read past the limit either.
-            middleware.append(
-                Middleware(RequestBodyLimitMiddleware, max_body_size=self.max_body_size)
-            )
+            *self._body_limit_middleware(),
+        ]
         middleware += [
             *self.user_middleware,
             Middleware(ExceptionMiddleware, handlers=handlers, debug=self.debug),
@@ -115,6 +114,12 @@ class Starlette:
         for cls, args, kwargs in reversed(middleware):
             app = cls(app, *args, **kwargs)
         return app
+
+    def _body_limit_middleware(self) -> list[Middleware]:
+        """The body limit's place in the stack (none without ``max_body_size``)."""
+        if self.max_body_size is None:
+            return []
+        return [Middleware(RequestBodyLimitMiddleware, max_body_size=self.max_body_size)]
 
     @property
     def routes(self) -> list[BaseRoute]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from . import params
-from ._body_limit import validate_max_body_size
+from ._body_limit import AppBodyLimitMiddleware, validate_max_body_size
 from ._frontend import FrontendFallback
 from ._response import JSONResponse, Response
 from ._routing_base import BaseRoute
@@ -174,6 +174,15 @@ class FastAPI(Starlette):
         # Startup is when the app learns whether it can record telemetry at all.
         self._telemetry_gate = telemetry_gate(self._telemetry)
         return super().build_middleware_stack()
+
+    def _body_limit_middleware(self) -> list[Middleware]:
+        """FastAPI's: mounted under an app that counts the body, a body-limit error raised
+        in this app's own middleware is answered here (413), not by its server-error
+        handler (500).  Without a limit or middleware of its own nothing can raise one
+        outside the exception handlers, so the stack stays as lean as Starlette's."""
+        if self.max_body_size is None and not self.user_middleware:
+            return []
+        return [Middleware(AppBodyLimitMiddleware, max_body_size=self.max_body_size)]
 
     def setup(self) -> None:
         """Add the OpenAPI schema and docs routes (when the OpenAPI support is installed)."""

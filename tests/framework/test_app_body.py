@@ -800,3 +800,30 @@ def test_app_body_limit_also_covers_user_middleware() -> None:
 
     response = TestClient(guarded).post("/", content=b"x" * 20)
     assert (response.status_code, response.text) == (413, "Content Too Large")
+
+
+@pytest.mark.parametrize("read_in_parent", [True, False])
+def test_a_mounted_app_whose_middleware_reads_past_a_limit_answers_413(
+    read_in_parent: bool,
+) -> None:
+    """The parent counts the body; past a limit, a body-limit error raised in the child's
+    own middleware is the child's 413 (its HTTPException handler), not its 500."""
+    parent = FastAPI(max_body_size=10 if read_in_parent else 5)
+    child = FastAPI(max_body_size=5 if read_in_parent else None)
+
+    @child.post("/")
+    async def echo(request: Request) -> dict[str, int]:
+        return {"len": len(await request.body())}
+
+    parent.mount("/child", child)
+
+    @(parent if read_in_parent else child).middleware("http")
+    async def read_body(request, call_next):  # type: ignore[no-untyped-def]
+        await request.body()
+        return await call_next(request)
+
+    client = TestClient(parent, raise_server_exceptions=False)
+    response = client.post("/child/", content=_chunks(b"123", b"456"))
+    assert (response.status_code, response.json()) == (413, {"detail": "Content Too Large"})
+    response = client.post("/child/", content=_chunks(b"12345"))
+    assert (response.status_code, response.json()) == (200, {"len": 5})
