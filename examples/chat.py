@@ -351,22 +351,28 @@ async def _tell(websocket: WebSocket, error: str) -> None:
 
 
 async def _forward(websocket: WebSocket, subscription: Subscription) -> None:
-    """Send the room to one member until its subscription ends.
+    """Send the room to one member until its subscription ends, then close the socket if
+    it ended because the member fell ``BACKLOG`` messages behind or the chat stopped
+    (after what was queued: a shutdown still delivers it).
 
     A send to a client that does not read waits; the room's messages wait in the
     subscription's bounded queue meanwhile, and if that overflows the subscription
-    ends, which :func:`_close_when_ended` sees even while this send is stuck."""
+    ends, which :func:`_close_when_slow` sees even while this send is stuck."""
     async for event in subscription:
         data = event.text if isinstance(event, Message) else _notice(event)
         await websocket.send_text(data)
+    await _close_ended(websocket, subscription.closed_reason)
 
 
-async def _close_when_ended(websocket: WebSocket, subscription: Subscription) -> None:
-    """Close the socket once the subscription ends because the member fell ``BACKLOG``
-    messages behind (1008) or the chat stopped (1012)."""
-    reason = await subscription.wait_closed()
+async def _close_when_slow(websocket: WebSocket, subscription: Subscription) -> None:
+    """Close the socket the moment the "disconnect" policy fires, even mid-send."""
+    if await subscription.wait_closed() == "slow":
+        await _close_ended(websocket, "slow")
+
+
+async def _close_ended(websocket: WebSocket, reason: str | None) -> None:
     if websocket.application_state is not WebSocketState.CONNECTED:
-        return
+        return  # closed already (by the sender or by the watcher)
     if reason == "slow":
         await websocket.close(code=1008, reason="too slow")
     elif reason == "shutdown":
@@ -388,7 +394,7 @@ async def chat_socket(websocket: WebSocket, nick: Nick, room: Room = "lobby") ->
         async with chat.channels.subscribe(_channel(room)) as subscription:
             await websocket.accept()
             sender = asyncio.create_task(_forward(websocket, subscription))
-            closer = asyncio.create_task(_close_when_ended(websocket, subscription))
+            closer = asyncio.create_task(_close_when_slow(websocket, subscription))
             await chat.announce(room, "join", nick)
             try:
                 async for text in websocket.iter_text():  # ends when the client leaves
