@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import process
 from .apps.channels_shared import REDIS_URL_VARIABLE
 from .redis_server import RedisServer, redis_server_binary
 from .report import Column, Target
@@ -48,7 +47,7 @@ from .runner import TOOLS, Tool
 from .scenarios import Scenario
 from .servers import SERVERS, Contender, Server, distribution_version
 from .wrk import WrkError, WrkResult
-from .ws_suite import WS_SERVERS
+from .ws_suite import WS_SERVERS, run_load_report
 
 if TYPE_CHECKING:
     from .runner import Settings
@@ -262,25 +261,8 @@ def load(scenario: Scenario, url: str, duration: int, settings: Settings) -> Cha
         "--mode", env["mode"], "--duration", str(duration), "--drain", str(DRAIN),
     ]  # fmt: skip
     argv += ["--window", env["window"]] if env["mode"] == "window" else ["--rate", env["rate"]]
-    proc = process.spawn(
-        argv, cpus=settings.cpus.load, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    timeout = duration + DRAIN + 90
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        raise WrkError(f"bench.channels_load did not finish within {timeout:.0f}s") from exc
-    finally:
-        process.stop(proc)
-    if proc.returncode != 0:
-        raise WrkError(f"bench.channels_load exited with {proc.returncode}: {err.decode()[-500:]}")
-    try:
-        data: dict[str, Any] = json.loads(out)
-    except ValueError as exc:
-        raise WrkError(
-            f"bench.channels_load printed no report: {out[-300:]!r} {err[-300:]!r}"
-        ) from exc
-    return result_of(data, out.decode())
+    data, output = run_load_report(argv, settings, timeout=duration + DRAIN + 90)
+    return result_of(data, output)
 
 
 def result_of(data: dict[str, Any], output: str = "") -> ChannelsResult:

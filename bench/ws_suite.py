@@ -117,6 +117,31 @@ class WsResult(WrkResult):
         return super().problem
 
 
+def run_load_report(
+    argv: list[str], settings: Settings, timeout: float
+) -> tuple[dict[str, Any], str]:
+    """Run a load generator (``python -m bench.<name> ...``) on the load CPUs; the JSON
+    report it prints, and that output as text.  ``WrkError`` if it hangs, fails or prints
+    no report."""
+    name = argv[2]
+    proc = process.spawn(
+        argv, cpus=settings.cpus.load, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise WrkError(f"{name} did not finish within {timeout:.0f}s") from exc
+    finally:
+        process.stop(proc)
+    if proc.returncode != 0:
+        raise WrkError(f"{name} exited with {proc.returncode}: {err.decode()[-500:]}")
+    try:
+        data: dict[str, Any] = json.loads(out)
+    except ValueError as exc:
+        raise WrkError(f"{name} printed no report: {out[-300:]!r} {err[-300:]!r}") from exc
+    return data, out.decode()
+
+
 def load(scenario: Scenario, url: str, duration: int, settings: Settings) -> WsResult:
     """Run :mod:`bench.ws_load` on the load CPUs for ``duration`` seconds."""
     env = scenario.env
@@ -127,21 +152,7 @@ def load(scenario: Scenario, url: str, duration: int, settings: Settings) -> WsR
     ]  # fmt: skip
     if env["mode"] == "echo":
         argv += ["--depth", env["depth"], "--size", env["size"]]
-    proc = process.spawn(
-        argv, cpus=settings.cpus.load, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    try:
-        out, err = proc.communicate(timeout=duration + 90)
-    except subprocess.TimeoutExpired as exc:
-        raise WrkError(f"bench.ws_load did not finish within {duration + 90}s") from exc
-    finally:
-        process.stop(proc)
-    if proc.returncode != 0:
-        raise WrkError(f"bench.ws_load exited with {proc.returncode}: {err.decode()[-500:]}")
-    try:
-        data: dict[str, Any] = json.loads(out)
-    except ValueError as exc:
-        raise WrkError(f"bench.ws_load printed no report: {out[-300:]!r} {err[-300:]!r}") from exc
+    data, output = run_load_report(argv, settings, timeout=duration + 90)
     return WsResult(
         requests_per_sec=data["requests_per_sec"],
         requests=data["requests"],
@@ -149,7 +160,7 @@ def load(scenario: Scenario, url: str, duration: int, settings: Settings) -> WsR
         latency_ms=data["latency_ms"],
         errors=data["errors"],
         client_cpu=data["client_cpu"],
-        output=out.decode(),
+        output=output,
     )
 
 
