@@ -44,7 +44,9 @@ RELEASE: dict[str, asyncio.Event] = {}
 VAR: contextvars.ContextVar[str] = contextvars.ContextVar("VAR", default="unset")
 
 FILE_DATA = bytes(range(256)) * 1200  # 300 KiB
-FILE_PATH = os.path.join(tempfile.mkdtemp(prefix="aster-fw-"), "data.bin")
+#: Removed when the server process exits (a bare mkdtemp() left one behind per run).
+_FILE_DIR = tempfile.TemporaryDirectory(prefix="aster-fw-")
+FILE_PATH = os.path.join(_FILE_DIR.name, "data.bin")
 with open(FILE_PATH, "wb") as fh:
     fh.write(FILE_DATA)
 

@@ -33,7 +33,9 @@ from aster.types import Receive, Scope, Send
 
 STATE: dict[str, int] = {}
 
-FILE_PATH = os.path.join(tempfile.mkdtemp(prefix="aster-disconnects-"), "big.bin")
+#: Removed when the server process exits (a bare mkdtemp() left one behind per run).
+_FILE_DIR = tempfile.TemporaryDirectory(prefix="aster-disconnects-")
+FILE_PATH = os.path.join(_FILE_DIR.name, "big.bin")
 with open(FILE_PATH, "wb") as fh:
     fh.write(os.urandom(1 << 20) * 32)
 
