@@ -250,6 +250,7 @@ def _request(
 
 
 def _load(scenario: Scenario, url: str, duration: int, settings: Settings) -> wrk.WrkResult:
+    _db().vacuum()  # every run starts on the same table (see ClusterDatabase.vacuum)
     result = wrk.run(
         url,
         duration=duration,
