@@ -191,13 +191,13 @@ def _zttp_engine(settings: EngineSettings, sink: EngineSink) -> ZttpEngine:
 def serve(engine: str, argv: list[str]) -> None:
     """``aster run`` with ``engine`` registered and chosen."""
     from aster.server.cli import parse_args
-    from aster.server.main import run
+    from aster.server.main import serve_command
     from aster.server.protocols.http2 import ENGINES
 
     ENGINES["zttp"] = _zttp_engine
     command, options = parse_args(["run", *argv])
-    app = options.pop("app")
-    run(app, http2_engine=engine, **options)
+    options["http2_engine"] = engine
+    serve_command(command, options)
 
 
 # -- the comparison ------------------------------------------------------------------------

@@ -103,6 +103,14 @@ class Engine(Protocol):
     def send_data(self, stream_id: int, data: bytes, end: bool) -> None:
         """Body bytes; the caller keeps within ``window()``."""
 
+    def send_response(
+        self, stream_id: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> bool:
+        """A whole response, HEADERS then DATA with END_STREAM (or HEADERS with END_STREAM for
+        an empty body), if ``body`` fits the windows; False (nothing queued) if it does not.
+
+        Most responses are one ``send()`` of a small body: one call, not three, for them."""
+
     def window(self, stream_id: int) -> int:
         """How many body bytes the stream may send now (stream and connection windows)."""
 

@@ -193,6 +193,16 @@ class H2Engine:
             last = offset + size >= length
             conn.send_data(stream_id, view[offset : offset + size], end_stream=end and last)
 
+    def send_response(
+        self, stream_id: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> bool:
+        if body and len(body) > self.window(stream_id):
+            return False
+        self.send_headers(stream_id, headers, not body)
+        if body:
+            self.send_data(stream_id, body, True)
+        return True
+
     def window(self, stream_id: int) -> int:
         try:
             return self._conn.local_flow_control_window(stream_id)

@@ -291,24 +291,7 @@ class LeanEngine:
         stream = self._streams.get(stream_id)
         if stream is None or not stream.local_open:
             return  # reset meanwhile
-        block = self._encoder.encode(headers)
-        size = self._max_send_frame
-        if len(block) <= size:
-            frame = self._headers_end if end else self._headers
-            frame.stream_id = stream_id
-            frame.data = block
-            self._out.append(frame.serialize())
-        else:
-            first = HeadersFrame(stream_id, block[:size])
-            if end:
-                first.flags.add("END_STREAM")
-            frames = [first.serialize()]
-            for offset in range(size, len(block), size):
-                frame = _Continuation(stream_id, block[offset : offset + size])
-                if offset + size >= len(block):
-                    frame.flags.add("END_HEADERS")
-                frames.append(frame.serialize())
-            self._out.append(b"".join(frames))
+        self._queue_headers(stream_id, self._encoder.encode(headers), end)
         if end:
             self._end_local(stream_id, stream)
 
@@ -316,6 +299,52 @@ class LeanEngine:
         stream = self._streams.get(stream_id)
         if stream is None or not stream.local_open:
             return
+        self._queue_data(stream_id, stream, data, end)
+        if end:
+            self._end_local(stream_id, stream)
+
+    def send_response(
+        self, stream_id: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> bool:
+        stream = self._streams.get(stream_id)
+        if stream is None or not stream.local_open:
+            return True  # reset meanwhile: nothing is sent, and nothing is left to send
+        length = len(body)
+        if length:
+            window = stream.send_window
+            if self._send_window < window:
+                window = self._send_window
+            if length > window:
+                return False
+            self._queue_headers(stream_id, self._encoder.encode(headers), False)
+            self._queue_data(stream_id, stream, body, True)
+        else:
+            self._queue_headers(stream_id, self._encoder.encode(headers), True)
+        self._end_local(stream_id, stream)
+        return True
+
+    def _queue_headers(self, stream_id: int, block: bytes, end: bool) -> None:
+        """HEADERS with ``block`` (and CONTINUATION frames past the peer's frame size)."""
+        size = self._max_send_frame
+        if len(block) <= size:
+            frame = self._headers_end if end else self._headers
+            frame.stream_id = stream_id
+            frame.data = block
+            self._out.append(frame.serialize())
+            return
+        first = HeadersFrame(stream_id, block[:size])
+        if end:
+            first.flags.add("END_STREAM")
+        frames = [first.serialize()]
+        for offset in range(size, len(block), size):
+            frame = _Continuation(stream_id, block[offset : offset + size])
+            if offset + size >= len(block):
+                frame.flags.add("END_HEADERS")
+            frames.append(frame.serialize())
+        self._out.append(b"".join(frames))
+
+    def _queue_data(self, stream_id: int, stream: _Stream, data: bytes, end: bool) -> None:
+        """DATA frames for ``data`` (the caller checked the windows), which shrink by as much."""
         length = len(data)
         stream.send_window -= length
         self._send_window -= length
@@ -326,16 +355,14 @@ class LeanEngine:
             frame.stream_id = stream_id
             frame.data = data
             out.append(frame.serialize())
-        else:
-            view = memoryview(data)
-            for offset in range(0, length, size):
-                last = end and offset + size >= length
-                frame = self._data_end if last else self._data
-                frame.stream_id = stream_id
-                frame.data = view[offset : offset + size]
-                out.append(frame.serialize())
-        if end:
-            self._end_local(stream_id, stream)
+            return
+        view = memoryview(data)
+        for offset in range(0, length, size):
+            last = end and offset + size >= length
+            frame = self._data_end if last else self._data
+            frame.stream_id = stream_id
+            frame.data = view[offset : offset + size]
+            out.append(frame.serialize())
 
     def window(self, stream_id: int) -> int:
         stream = self._streams.get(stream_id)

@@ -157,20 +157,9 @@ class H2Stream:
                 raise RuntimeError("response content longer than Content-Length")
             self.length_left = length - len(body)
         end = not more_body
-        engine = conn.engine
-        if (
-            end
-            and not no_body
-            and self.pending is None
-            and len(body) <= engine.window(self.stream_id)
-        ):
+        if end and not no_body and conn.engine.send_response(self.stream_id, fields, body):
             # The common case, a whole response at once within the windows: HEADERS and
             # DATA (END_STREAM) queued together, out in this turn's write.
-            if body:
-                engine.send_headers(self.stream_id, fields, False)
-                engine.send_data(self.stream_id, body, True)
-            else:
-                engine.send_headers(self.stream_id, fields, True)
             conn.schedule_flush()
             self._complete()
             return conn.write_waiter()
