@@ -10,6 +10,7 @@ os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
 
 import pytest
 
+from tests.h2_support import ENGINE, H2_ENGINES, EngineUnderTest
 from tests.ws_support import WS_IMPLS, Impl
 
 
@@ -18,6 +19,14 @@ def ws_impl(request: pytest.FixtureRequest) -> str:
     """The ``--ws`` implementation under test; a module that uses it (``pytestmark``) runs
     every test against each one."""
     Impl.name = request.param
+    return str(request.param)
+
+
+@pytest.fixture(scope="module", params=(ENGINE,) if ENGINE else H2_ENGINES)
+def h2_engine(request: pytest.FixtureRequest) -> str:
+    """The ``--http2-engine`` under test (both engines aster ships, or the spike's
+    ``ASTER_H2_ENGINE``); a module that uses it runs every test against each one."""
+    EngineUnderTest.name = request.param
     return str(request.param)
 
 

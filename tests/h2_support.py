@@ -5,9 +5,11 @@ For malformed and hostile traffic, ``send_raw`` writes frames built with
 ``hyperframe`` and header blocks encoded with the client's own HPACK encoder
 (so the server's decoder stays in step), bypassing ``h2``'s checks.
 
-``serve_h2`` starts ``aster run`` (or, with ``ASTER_H2_ENGINE`` set, the
-engine-spike launcher in ``scripts/h2_spike.py``, so the same tests measure
-another engine's conformance).
+``serve_h2`` starts ``aster run`` on the engine under test (``--http2-engine``:
+the protocol modules run every test on each of :data:`H2_ENGINES`, through the
+``h2_engine`` fixture), or, with ``ASTER_H2_ENGINE`` set, the engine-spike
+launcher in ``scripts/h2_spike.py``, so the same tests measure another engine's
+conformance (zttp).
 """
 
 from __future__ import annotations
@@ -47,11 +49,23 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 APP = "tests.apps.h2_app:app"
 
 
+#: The engines aster ships; the protocol tests run against each (``--http2-engine``).
+H2_ENGINES = ("lean", "h2")
+
+
+class EngineUnderTest:
+    """The engine the running module's tests use; set by the ``h2_engine`` fixture."""
+
+    name = "lean"
+
+
 @contextlib.contextmanager
 def serve_h2(app: str = APP, *args: str, **kwargs: Any) -> Iterator[Running]:
     launcher = None
     if ENGINE:
         launcher = [sys.executable, str(ROOT / "scripts" / "h2_spike.py"), "serve", ENGINE]
+    else:
+        args = ("--http2-engine", EngineUnderTest.name, *args)
     with serve(app, *args, launcher=launcher, **kwargs) as running:
         yield running
 

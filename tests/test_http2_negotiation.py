@@ -19,8 +19,11 @@ from tests.support import CURL, RawConnection, parse_curl_head
 APP_ARGS = ("tests.apps.h2_app:app", [sys.executable, "-m", "aster", "run"])
 
 
+pytestmark = pytest.mark.usefixtures("h2_engine")  # every test on each engine
+
+
 @pytest.fixture(scope="module")
-def server():
+def server(h2_engine: str):
     with serve_h2() as running:
         yield running
 

@@ -17,8 +17,11 @@ H2LOAD = "h2load"
 NGHTTP = "nghttp"
 
 
+pytestmark = pytest.mark.usefixtures("h2_engine")  # every test on each engine
+
+
 @pytest.fixture(scope="module")
-def server():
+def server(h2_engine: str):
     with serve_h2("tests.apps.h2_app:app", "--http2-initial-window-size", "65535") as running:
         yield running
 

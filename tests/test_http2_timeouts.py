@@ -14,8 +14,11 @@ NO_ERROR, CANCEL, REFUSED_STREAM = 0x0, 0x8, 0x7
 BASE = [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/_/fixed"), (b":authority", b"t")]
 
 
+pytestmark = pytest.mark.usefixtures("h2_engine")  # every test on each engine
+
+
 @pytest.fixture(scope="module")
-def server():
+def server(h2_engine: str):
     with serve_h2(
         "tests.apps.h2_app:app",
         "--timeout-keep-alive",

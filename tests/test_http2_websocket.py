@@ -1,5 +1,6 @@
 """WebSockets over HTTP/2 (RFC 8441): extended CONNECT streams running aster's WebSocket core,
-on both WebSocket implementations (the ``ws_impl`` fixture), next to ordinary streams."""
+on both WebSocket implementations (the ``ws_impl`` fixture) and both HTTP/2 engines
+(``h2_engine``), next to ordinary streams."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import pytest
 from tests.h2_support import H2Client, Reply, serve_h2, still_serves
 from tests.ws_support import BINARY, CLOSE, PING, PONG, TEXT, frame_bytes
 
-pytestmark = pytest.mark.usefixtures("ws_impl")
+pytestmark = pytest.mark.usefixtures("ws_impl", "h2_engine")
 
 
 @pytest.fixture(scope="module")
-def server(ws_impl: str):
+def server(ws_impl: str, h2_engine: str):
     with serve_h2("tests.apps.h2_app:app", "--ws", ws_impl, "--ws-max-size", "1000") as running:
         yield running
 

@@ -396,6 +396,13 @@ def _add_serve_options(run: argparse.ArgumentParser, *, reload_default: bool) ->
         help="largest frame payload a client may send (16384 to 16777215)",
     )
     h2.add_argument(
+        "--http2-engine",
+        choices=("lean", "h2"),
+        default="lean",
+        help="HTTP/2 protocol engine: lean (the faster) or h2 (python-hyper's H2Connection); "
+        "both parse and write frames with hyperframe and hpack",
+    )
+    h2.add_argument(
         "--http2-timeout-window",
         type=_positive_float,
         default=30.0,
