@@ -42,6 +42,7 @@ from hyperframe.frame import (
     WindowUpdateFrame,
 )
 
+from aster.server.protocols.http2 import ENGINES
 from tests.support import ROOT, Running, serve
 
 ENGINE = os.environ.get("ASTER_H2_ENGINE", "")
@@ -50,7 +51,7 @@ APP = "tests.apps.h2_app:app"
 
 
 #: The engines aster ships; the protocol tests run against each (``--http2-engine``).
-H2_ENGINES = ("lean", "h2")
+H2_ENGINES = tuple(ENGINES)
 
 
 class EngineUnderTest:

@@ -85,6 +85,7 @@ from .h2_engine import (
     EngineSettings,
     EngineSink,
 )
+from .h2_frame_writer import FrameWriter
 from .h2_hpack import CachingDecoder, ResponseEncoder
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -117,14 +118,6 @@ class _StreamError(Exception):
         self.code = code
 
 
-def _template(kind: type, *flags: str) -> Any:
-    """A frame object reused for every frame of its kind and flags (``__init__`` is the cost)."""
-    frame = kind(1)
-    for flag in flags:
-        frame.flags.add(flag)
-    return frame
-
-
 class LeanEngine:
     """The :class:`~.h2_engine.Engine` interface, on ``hyperframe`` and ``hpack`` directly."""
 
@@ -146,14 +139,10 @@ class LeanEngine:
         self._initial_receive = settings.initial_window_size
         self._send_window = _DEFAULT_WINDOW  # the connection's
         self._initial_send = _DEFAULT_WINDOW  # the peer's SETTINGS_INITIAL_WINDOW_SIZE
-        self._max_send_frame = 16384  # the peer's SETTINGS_MAX_FRAME_SIZE
         self._receive = WindowManager(_DEFAULT_WINDOW)
         self._out: list[bytes] = []
         self._goaway_sent = False
-        self._data = _template(DataFrame)
-        self._data_end = _template(DataFrame, "END_STREAM")
-        self._headers = _template(HeadersFrame, "END_HEADERS")
-        self._headers_end = _template(HeadersFrame, "END_HEADERS", "END_STREAM")
+        self._writer = FrameWriter(self._out)
         self._dispatch: dict[type, Any] = {
             HeadersFrame: self._on_headers,
             DataFrame: self._on_data,
@@ -291,7 +280,7 @@ class LeanEngine:
         stream = self._streams.get(stream_id)
         if stream is None or not stream.local_open:
             return  # reset meanwhile
-        self._queue_headers(stream_id, self._encoder.encode(headers), end)
+        self._writer.headers(stream_id, self._encoder.encode(headers), end)
         if end:
             self._end_local(stream_id, stream)
 
@@ -299,7 +288,10 @@ class LeanEngine:
         stream = self._streams.get(stream_id)
         if stream is None or not stream.local_open:
             return
-        self._queue_data(stream_id, stream, data, end)
+        length = len(data)  # the caller kept within window(): both windows shrink by as much
+        stream.send_window -= length
+        self._send_window -= length
+        self._writer.data(stream_id, data, end)
         if end:
             self._end_local(stream_id, stream)
 
@@ -309,60 +301,19 @@ class LeanEngine:
         stream = self._streams.get(stream_id)
         if stream is None or not stream.local_open:
             return True  # reset meanwhile: nothing is sent, and nothing is left to send
-        length = len(body)
-        if length:
-            window = stream.send_window
-            if self._send_window < window:
-                window = self._send_window
-            if length > window:
-                return False
-            self._queue_headers(stream_id, self._encoder.encode(headers), False)
-            self._queue_data(stream_id, stream, body, True)
+        if body:
+            length = len(body)
+            if length > stream.send_window or length > self._send_window:
+                return False  # past either window: the caller takes the general path
+            stream.send_window -= length  # as send_data does, inline on the common path
+            self._send_window -= length
+            writer = self._writer
+            writer.headers(stream_id, self._encoder.encode(headers), False)
+            writer.data(stream_id, body, True)
         else:
-            self._queue_headers(stream_id, self._encoder.encode(headers), True)
+            self._writer.headers(stream_id, self._encoder.encode(headers), True)
         self._end_local(stream_id, stream)
         return True
-
-    def _queue_headers(self, stream_id: int, block: bytes, end: bool) -> None:
-        """HEADERS with ``block`` (and CONTINUATION frames past the peer's frame size)."""
-        size = self._max_send_frame
-        if len(block) <= size:
-            frame = self._headers_end if end else self._headers
-            frame.stream_id = stream_id
-            frame.data = block
-            self._out.append(frame.serialize())
-            return
-        first = HeadersFrame(stream_id, block[:size])
-        if end:
-            first.flags.add("END_STREAM")
-        frames = [first.serialize()]
-        for offset in range(size, len(block), size):
-            frame = _Continuation(stream_id, block[offset : offset + size])
-            if offset + size >= len(block):
-                frame.flags.add("END_HEADERS")
-            frames.append(frame.serialize())
-        self._out.append(b"".join(frames))
-
-    def _queue_data(self, stream_id: int, stream: _Stream, data: bytes, end: bool) -> None:
-        """DATA frames for ``data`` (the caller checked the windows), which shrink by as much."""
-        length = len(data)
-        stream.send_window -= length
-        self._send_window -= length
-        size = self._max_send_frame
-        out = self._out
-        if length <= size:
-            frame = self._data_end if end else self._data
-            frame.stream_id = stream_id
-            frame.data = data
-            out.append(frame.serialize())
-            return
-        view = memoryview(data)
-        for offset in range(0, length, size):
-            last = end and offset + size >= length
-            frame = self._data_end if last else self._data
-            frame.stream_id = stream_id
-            frame.data = view[offset : offset + size]
-            out.append(frame.serialize())
 
     def window(self, stream_id: int) -> int:
         stream = self._streams.get(stream_id)
@@ -558,7 +509,7 @@ class LeanEngine:
             raise ConnectionError_(int(exc.error_code), str(exc)) from None
         changes = remote.acknowledge()
         if _Codes.MAX_FRAME_SIZE in changes:
-            self._max_send_frame = remote.max_frame_size
+            self._writer.max_frame = remote.max_frame_size
         if _Codes.INITIAL_WINDOW_SIZE in changes:
             new = remote.initial_window_size
             delta = new - self._initial_send
